@@ -1,0 +1,165 @@
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from accounts import selectors, services
+from accounts.models import User
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField()
+
+
+def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
+    return {code: OpenApiResponse(ErrorSerializer) for code in statuses}
+
+
+def clean_nickname(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise serializers.ValidationError("Must not be blank.")
+    if len(value) > 32:
+        raise serializers.ValidationError("At most 32 characters.")
+    return value
+
+
+class HttpUrlField(serializers.URLField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 500)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value and not value.lower().startswith(("http://", "https://")):
+            raise serializers.ValidationError("Only http(s) URLs are allowed.")
+        return value
+
+
+class PublicUserSerializer(serializers.ModelSerializer):
+    """What anyone may see of a user. Never add `openid` (or username, email) here."""
+
+    class Meta:
+        model = User
+        fields = ["id", "nickname", "avatar_url", "kind"]
+        read_only_fields = fields
+
+
+class MeSerializer(serializers.ModelSerializer):
+    nickname = serializers.CharField(max_length=64, required=False)
+    avatar_url = HttpUrlField(required=False, allow_blank=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "nickname", "avatar_url", "kind", "is_staff", "date_joined"]
+        read_only_fields = ["id", "kind", "is_staff", "date_joined"]
+
+    def validate_nickname(self, value: str) -> str:
+        return clean_nickname(value)
+
+
+class AuthResultSerializer(serializers.Serializer):
+    token = serializers.CharField()
+    user = MeSerializer()
+
+
+class WechatLoginSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=128)
+    nickname = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    avatar_url = HttpUrlField(required=False, allow_blank=True, default="")
+
+    def validate_nickname(self, value: str) -> str:
+        return clean_nickname(value) if value.strip() else ""
+
+
+class GuestLoginSerializer(serializers.Serializer):
+    nickname = serializers.CharField(max_length=64)
+
+    def validate_nickname(self, value: str) -> str:
+        return clean_nickname(value)
+
+
+class LoginThrottleMixin:
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "login"
+    permission_classes = [AllowAny]
+    # Login endpoints take no session: a stale CSRF-less session must not block a login.
+    authentication_classes: list = []
+
+
+class WechatLoginView(LoginThrottleMixin, APIView):
+    @extend_schema(
+        operation_id="auth_wechat",
+        request=WechatLoginSerializer,
+        responses={200: AuthResultSerializer, **error_responses(400, 429, 502, 503)},
+        description="Log in with a `wx.login` code. Creates the user on first login.",
+    )
+    def post(self, request):
+        data = WechatLoginSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user, token = services.user_login_wechat(**data.validated_data)
+        return Response({"token": token, "user": MeSerializer(user).data})
+
+
+class GuestLoginView(LoginThrottleMixin, APIView):
+    @extend_schema(
+        operation_id="auth_guest",
+        request=GuestLoginSerializer,
+        responses={201: AuthResultSerializer, **error_responses(400, 429)},
+        description="Create a guest user for a browser; also logs the browser session in.",
+    )
+    def post(self, request):
+        data = GuestLoginSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user, token = services.user_create_guest(
+            nickname=data.validated_data["nickname"], request=request._request
+        )
+        return Response(
+            {"token": token, "user": MeSerializer(user).data}, status=status.HTTP_201_CREATED
+        )
+
+
+class LogoutView(APIView):
+    @extend_schema(
+        operation_id="auth_logout",
+        request=None,
+        responses={204: None, **error_responses(401)},
+        description="Revoke the caller's token and end the browser session.",
+    )
+    def post(self, request):
+        services.user_logout(user=request.user, request=request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    @extend_schema(operation_id="me_get", responses={200: MeSerializer, **error_responses(401)})
+    def get(self, request):
+        return Response(MeSerializer(request.user).data)
+
+    @extend_schema(
+        operation_id="me_update",
+        request=MeSerializer,
+        responses={200: MeSerializer, **error_responses(400, 401)},
+    )
+    def patch(self, request):
+        data = MeSerializer(request.user, data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        user = services.user_update(
+            user=request.user,
+            nickname=data.validated_data.get("nickname"),
+            avatar_url=data.validated_data.get("avatar_url"),
+        )
+        return Response(MeSerializer(user).data)
+
+
+class UserDetailView(APIView):
+    @extend_schema(
+        operation_id="user_get", responses={200: PublicUserSerializer, **error_responses(401, 404)}
+    )
+    def get(self, request, user_id):
+        return Response(PublicUserSerializer(selectors.user_get_public(user_id=user_id)).data)
+
+

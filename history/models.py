@@ -1,0 +1,46 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from rooms.models import Room
+
+
+class Message(models.Model):
+    class Kind(models.TextChoices):
+        TEXT = "text", _("text")
+        SYSTEM = "system", _("system")
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
+    seq = models.PositiveBigIntegerField(_("seq"))
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="messages",
+    )
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.TEXT)
+    body = models.TextField(_("body"), max_length=2000)
+    client_id = models.CharField(_("client id"), max_length=64, null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=False)
+    hidden = models.BooleanField(_("hidden"), default=False)
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        ordering = ["room", "seq"]
+        constraints = [
+            # Also the keyset index every page of history walks.
+            models.UniqueConstraint(fields=["room", "seq"], name="message_unique_room_seq"),
+            models.UniqueConstraint(
+                fields=["room", "sender", "client_id"], name="message_unique_client_id"
+            ),
+        ]
+        indexes = [
+            # The posting throttle counts a member's recent messages in a room.
+            models.Index(fields=["room", "sender", "created_at"], name="message_sender_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.room_id}#{self.seq}"

@@ -1,0 +1,133 @@
+"""Every write to the message stream: chat messages, join/leave notices, moderation."""
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext
+
+from accounts.models import User
+from history import selectors
+from history.events import message_frame, message_restored_frame
+from history.models import Message
+from huiliao_site.errors import InvalidInput
+from rooms import events
+from rooms import selectors as room_selectors
+from rooms import services as room_services
+from rooms.models import Membership, Room
+
+BODY_MAX = 2000
+CLIENT_ID_MAX = 64
+
+
+def clean_body(body) -> str:
+    if not isinstance(body, str):
+        raise InvalidInput("body must be a string.", code="invalid_body")
+    body = body.strip()
+    if not body:
+        raise InvalidInput("body must not be blank.", code="invalid_body")
+    if len(body) > BODY_MAX:
+        raise InvalidInput(f"body must be at most {BODY_MAX} characters.", code="invalid_body")
+    return body
+
+
+def clean_client_id(client_id) -> str:
+    if not isinstance(client_id, str) or not client_id.strip():
+        raise InvalidInput("client_id is required (a fresh UUID per message).", code="invalid_client_id")
+    client_id = client_id.strip()
+    if len(client_id) > CLIENT_ID_MAX:
+        raise InvalidInput(f"client_id must be at most {CLIENT_ID_MAX} characters.", code="invalid_client_id")
+    return client_id
+
+
+def _store(*, room: Room, sender: User | None, kind: str, body: str, client_id: str | None,
+           display_name: str | None = None) -> Message:
+    """Store a message under the room's next seq and publish it after commit."""
+    seq = room_services.room_next_seq(room=room)
+    message = Message.objects.create(
+        room=room, seq=seq, sender=sender, kind=kind, body=body, client_id=client_id,
+        created_at=timezone.now(),
+    )
+    events.publish(room, message_frame(message, display_name=display_name))
+    return message
+
+
+def message_post(*, room: Room, user: User, body, client_id) -> tuple[Message, bool]:
+    """Post a chat message as `user`. Returns (message, created).
+
+    The same `client_id` from the same sender returns the stored message (created=False)
+    and stores nothing, however many times and however concurrently it is re-sent. Checks
+    open room, current membership, mute and the posting throttle — the same for REST and
+    the socket.
+    """
+    body = clean_body(body)
+    client_id = clean_client_id(client_id)
+    existing = selectors.message_find_by_client_id(room=room, sender=user, client_id=client_id)
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            membership = room_selectors.membership_get(room=room, user=user)
+            room_selectors.membership_check_can_post(room=room, membership=membership)
+            selectors.throttle_check_post(room=room, user=user)
+            message = _store(
+                room=room, sender=user, kind=Message.Kind.TEXT, body=body, client_id=client_id,
+                display_name=membership.display_name,
+            )
+            message.sender_display_name = membership.display_name
+            return message, True
+    except IntegrityError:
+        # A concurrent re-send of this client_id won the race; its seq was rolled back
+        # with ours, so the sequence keeps no gap.
+        existing = selectors.message_find_by_client_id(room=room, sender=user, client_id=client_id)
+        if existing is None:
+            raise
+        return existing, False
+
+
+def system_message_post(*, room: Room, body: str) -> Message:
+    return _store(room=room, sender=None, kind=Message.Kind.SYSTEM, body=body, client_id=None)
+
+
+def _joined_text(name: str) -> str:
+    # In the language of the request that caused it (the seed's "<name> 进入房间").
+    return gettext("%(name)s joined") % {"name": name}
+
+
+def _left_text(name: str) -> str:
+    return gettext("%(name)s left") % {"name": name}
+
+
+@transaction.atomic
+def member_enter(
+    *, room: Room, user: User, display_name: str | None = None,
+    latitude: float | None = None, longitude: float | None = None,
+) -> room_services.EnterResult:
+    """Enter (or re-enter) a room; posts "<name> joined" when they were not in it."""
+    result = room_services.membership_enter(
+        room=room, user=user, display_name=display_name, latitude=latitude, longitude=longitude
+    )
+    if result.joined:
+        system_message_post(room=room, body=_joined_text(result.membership.display_name))
+    return result
+
+
+@transaction.atomic
+def member_leave(*, room: Room, user: User) -> Membership | None:
+    """Leave a room; posts "<name> left" when they were in it."""
+    membership = room_services.membership_leave(room=room, user=user)
+    if membership is not None and room.is_open():
+        system_message_post(room=room, body=_left_text(membership.display_name))
+    return membership
+
+
+@transaction.atomic
+def message_set_hidden(*, message: Message, hidden: bool) -> Message:
+    """Hide a message from everyone (moderation) or show it again; pushes the change."""
+    if message.hidden == hidden:
+        return message
+    message.hidden = hidden
+    message.save(update_fields=["hidden"])
+    if hidden:
+        events.publish(message.room, events.message_hidden_frame(message.seq))
+    else:
+        events.publish(message.room, message_restored_frame(message))
+    return message

@@ -1,0 +1,104 @@
+"""Domain errors and the API's single error shape: {"detail": "...", "code": "..."}.
+
+Selectors and services raise `DomainError`s; the API turns them into responses with the
+status below, and the websocket consumer into close codes or `error` frames.
+"""
+
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+
+class DomainError(Exception):
+    status_code = status.HTTP_400_BAD_REQUEST
+    code = "invalid"
+    detail = "Invalid request."
+
+    def __init__(self, detail: str | None = None, *, code: str | None = None):
+        if detail is not None:
+            self.detail = detail
+        if code is not None:
+            self.code = code
+        super().__init__(self.detail)
+
+
+class InvalidInput(DomainError):
+    pass
+
+
+class NotAuthenticated(DomainError):
+    status_code = status.HTTP_401_UNAUTHORIZED
+    code = "not_authenticated"
+    detail = "Authentication credentials were not provided."
+
+
+class PermissionDenied(DomainError):
+    status_code = status.HTTP_403_FORBIDDEN
+    code = "permission_denied"
+    detail = "You are not allowed to do this."
+
+
+class NotFound(DomainError):
+    status_code = status.HTTP_404_NOT_FOUND
+    code = "not_found"
+    detail = "Not found."
+
+
+class Gone(DomainError):
+    status_code = status.HTTP_410_GONE
+    code = "room_closed"
+    detail = "This room is closed."
+
+
+class Throttled(DomainError):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    code = "rate_limited"
+    detail = "Too many requests."
+
+    def __init__(self, detail: str | None = None, *, code: str | None = None, wait: int = 1):
+        super().__init__(detail, code=code)
+        self.wait = max(1, int(wait))
+
+
+class UpstreamError(DomainError):
+    status_code = status.HTTP_502_BAD_GATEWAY
+    code = "upstream_error"
+    detail = "An upstream service failed."
+
+
+class ServiceUnavailable(DomainError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    code = "unavailable"
+    detail = "Service unavailable."
+
+
+def _first_message(detail) -> str:
+    """The first human-readable message of a DRF error detail (dict, list or string)."""
+    if isinstance(detail, dict):
+        for field, value in detail.items():
+            message = _first_message(value)
+            return message if field == "non_field_errors" else f"{field}: {message}"
+        return "Invalid input."
+    if isinstance(detail, list):
+        return _first_message(detail[0]) if detail else "Invalid input."
+    return str(detail)
+
+
+def api_exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        headers = {"Retry-After": str(exc.wait)} if isinstance(exc, Throttled) else None
+        return Response(
+            {"detail": exc.detail, "code": exc.code}, status=exc.status_code, headers=headers
+        )
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = {"detail": _first_message(exc.detail), "code": "invalid", "errors": exc.detail}
+    elif isinstance(exc, exceptions.APIException):
+        codes = exc.get_codes()
+        code = codes if isinstance(codes, str) else "error"
+        if isinstance(exc, exceptions.Throttled):
+            code = "throttled"
+        response.data = {"detail": _first_message(exc.detail), "code": code}
+    return response

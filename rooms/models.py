@@ -1,0 +1,130 @@
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+# No 0/O, 1/I/L: a code read off a projector or a printed poster must survive a human.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_LENGTH = 8
+GEOFENCE_MIN_RADIUS_M = 50
+GEOFENCE_MAX_RADIUS_M = 50_000
+
+
+def generate_room_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+class Room(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", _("open")
+        EXPIRED = "expired", _("expired")
+        CLOSED = "closed", _("closed")
+
+    code = models.CharField(_("code"), max_length=CODE_LENGTH, unique=True, editable=False)
+    name = models.CharField(_("name"), max_length=64)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="owned_rooms",
+        verbose_name=_("owner"),
+    )
+    announcement = models.TextField(_("announcement"), max_length=2000, blank=True)
+    announcement_updated_at = models.DateTimeField(_("announcement updated"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    latitude = models.FloatField(_("latitude"), null=True, blank=True)
+    longitude = models.FloatField(_("longitude"), null=True, blank=True)
+    radius_m = models.PositiveIntegerField(_("radius (m)"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    last_seq = models.PositiveBigIntegerField(_("last message seq"), default=0, editable=False)
+
+    class Meta:
+        verbose_name = _("room")
+        verbose_name_plural = _("rooms")
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["owner", "-created_at"]),
+            models.Index(fields=["expires_at"], condition=Q(closed_at__isnull=True), name="room_open_expiry"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(latitude__isnull=True, longitude__isnull=True, radius_m__isnull=True)
+                    | Q(latitude__isnull=False, longitude__isnull=False, radius_m__isnull=False)
+                ),
+                name="room_geofence_all_or_nothing",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+    @property
+    def has_geofence(self) -> bool:
+        return self.radius_m is not None
+
+    def is_expired(self, now=None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or timezone.now())
+
+    def is_open(self, now=None) -> bool:
+        return self.closed_at is None and not self.is_expired(now)
+
+    @property
+    def status(self) -> str:
+        if self.closed_at is not None:
+            return self.Status.CLOSED
+        if self.is_expired():
+            return self.Status.EXPIRED
+        return self.Status.OPEN
+
+    @property
+    def group_name(self) -> str:
+        """The channel-layer group every process with local members of this room joins."""
+        return f"room.{self.code}"
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner", _("owner")
+        MODERATOR = "moderator", _("moderator")
+        MEMBER = "member", _("member")
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.MEMBER)
+    display_name = models.CharField(_("display name"), max_length=32)
+    joined_at = models.DateTimeField(_("joined at"), default=timezone.now)
+    left_at = models.DateTimeField(_("left at"), null=True, blank=True)
+    muted_until = models.DateTimeField(_("muted until"), null=True, blank=True)
+    banned = models.BooleanField(_("banned"), default=False)
+
+    class Meta:
+        verbose_name = _("member")
+        verbose_name_plural = _("members")
+        ordering = ["joined_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["room", "user"], name="membership_unique_room_user"),
+        ]
+        indexes = [
+            models.Index(fields=["room", "joined_at"]),
+            models.Index(fields=["user", "-joined_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def is_current(self) -> bool:
+        return self.left_at is None and not self.banned
+
+    def is_muted(self, now=None) -> bool:
+        return self.muted_until is not None and self.muted_until > (now or timezone.now())
+
+    @property
+    def can_moderate(self) -> bool:
+        return self.role in {self.Role.OWNER, self.Role.MODERATOR}

@@ -1,0 +1,127 @@
+"""Reads, and the access checks that raise a domain error the API and consumer translate."""
+
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from accounts.models import User
+from huiliao_site.errors import Gone, NotFound, PermissionDenied
+from rooms import geo
+from rooms.models import GEOFENCE_MAX_RADIUS_M, Membership, Room
+
+CURRENT = Q(left_at__isnull=True, banned=False)
+
+
+def room_get(*, code: str) -> Room:
+    room = Room.objects.select_related("owner").filter(code=code.upper()).first()
+    if room is None:
+        raise NotFound("No such room.", code="room_not_found")
+    return room
+
+
+def room_check_open(*, room: Room) -> None:
+    if room.closed_at is not None:
+        raise Gone("This room has been closed.", code="room_closed")
+    if room.is_expired():
+        raise Gone("This room has expired.", code="room_closed")
+
+
+def membership_get(*, room: Room, user: User) -> Membership | None:
+    if not user.is_authenticated:
+        return None
+    return Membership.objects.filter(room=room, user=user).first()
+
+
+def room_get_for_member(*, code: str, user: User) -> tuple[Room, Membership]:
+    """The room and the caller's current membership; 404 unknown, 403 not a member/banned."""
+    room = room_get(code=code)
+    membership = membership_get(room=room, user=user)
+    if membership is not None and membership.banned:
+        raise PermissionDenied("You have been removed from this room.", code="banned")
+    if membership is None or membership.left_at is not None:
+        raise PermissionDenied("Enter the room first.", code="not_member")
+    return room, membership
+
+
+def room_get_for_reader(*, code: str, user: User) -> tuple[Room, Membership | None]:
+    """Who may read a room's history: its members, and staff who may manage the room."""
+    room = room_get(code=code)
+    if user_can_manage_room(user=user, room=room):
+        return room, membership_get(room=room, user=user)
+    return room_get_for_member(code=code, user=user)
+
+
+def user_can_manage_room(*, user: User, room: Room) -> bool:
+    """Owner and superusers manage a room (close it, set its announcement, see it all)."""
+    return user.is_authenticated and (room.owner_id == user.pk or user.is_superuser)
+
+
+def membership_check_can_post(*, room: Room, membership: Membership | None) -> None:
+    room_check_open(room=room)
+    if membership is None or membership.left_at is not None:
+        raise PermissionDenied("Enter the room first.", code="not_member")
+    if membership.banned:
+        raise PermissionDenied("You have been removed from this room.", code="banned")
+    if membership.is_muted():
+        until = membership.muted_until.isoformat()
+        raise PermissionDenied(f"You are muted until {until}.", code="muted")
+
+
+def membership_check_can_moderate(*, room: Room, user: User) -> None:
+    if user_can_manage_room(user=user, room=room):
+        return
+    membership = membership_get(room=room, user=user)
+    if membership is None or not membership.is_current or not membership.can_moderate:
+        raise PermissionDenied("Only the owner or a moderator can do this.", code="not_moderator")
+
+
+def member_count(*, room: Room) -> int:
+    return Membership.objects.filter(CURRENT, room=room).count()
+
+
+def members_current(*, room: Room) -> QuerySet[Membership]:
+    return Membership.objects.filter(CURRENT, room=room).select_related("user").order_by("joined_at", "id")
+
+
+def rooms_for_user(*, user: User, role: str | None = None) -> QuerySet[Room]:
+    """Rooms the user owns and/or is a current member of, each annotated with `my_role`
+    (owner / moderator / member) and `member_count`, newest first, in one query."""
+    mine = Membership.objects.filter(room=OuterRef("pk"), user=user)
+    rooms = Room.objects.select_related("owner").annotate(
+        my_role=Subquery(mine.filter(CURRENT).values("role")[:1]),
+        member_count=Count("memberships", filter=Q(memberships__left_at__isnull=True, memberships__banned=False)),
+    )
+    if role == Membership.Role.OWNER:
+        rooms = rooms.filter(owner=user)
+    elif role == Membership.Role.MEMBER:
+        rooms = rooms.filter(my_role__isnull=False).exclude(owner=user)
+    else:
+        rooms = rooms.filter(Q(owner=user) | Q(my_role__isnull=False))
+    return rooms.order_by("-created_at", "-id")
+
+
+def rooms_nearby(*, latitude: float, longitude: float, limit: int = 50) -> list[Room]:
+    """Open geofenced rooms whose fence holds the point, nearest first.
+
+    A bounding box on the largest allowed radius narrows the rows in SQL; the exact
+    great-circle distance decides.
+    """
+    now = timezone.now()
+    min_lat, max_lat, min_lon, max_lon = geo.bounding_box(latitude, longitude, GEOFENCE_MAX_RADIUS_M)
+    candidates = (
+        Room.objects.select_related("owner")
+        .filter(closed_at__isnull=True, radius_m__isnull=False)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .filter(latitude__gte=min_lat, latitude__lte=max_lat)
+        .annotate(member_count=Count("memberships", filter=Q(memberships__left_at__isnull=True, memberships__banned=False)))
+    )
+    if min_lon >= -180 and max_lon <= 180:
+        candidates = candidates.filter(longitude__gte=min_lon, longitude__lte=max_lon)
+    found = []
+    for room in candidates:
+        distance = geo.distance_m(latitude, longitude, room.latitude, room.longitude)
+        if distance <= room.radius_m:
+            room.distance_m = distance
+            found.append(room)
+    found.sort(key=lambda room: room.distance_m)
+    return found[:limit]
+

@@ -1,0 +1,332 @@
+"""Every write to rooms and memberships. Callers have already checked the caller's right
+(selectors); these functions check the room's own rules (open, geofence, bans)."""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from huiliao_site.errors import InvalidInput, PermissionDenied
+from rooms import events, geo, selectors
+from rooms.models import (
+    GEOFENCE_MAX_RADIUS_M,
+    GEOFENCE_MIN_RADIUS_M,
+    Membership,
+    Room,
+    generate_room_code,
+)
+
+
+@dataclass(frozen=True)
+class Geofence:
+    latitude: float
+    longitude: float
+    radius_m: int
+
+
+def validate_geofence(geofence: Geofence) -> None:
+    if not -90 <= geofence.latitude <= 90:
+        raise InvalidInput("latitude must be between -90 and 90.", code="invalid_geofence")
+    if not -180 <= geofence.longitude <= 180:
+        raise InvalidInput("longitude must be between -180 and 180.", code="invalid_geofence")
+    if not GEOFENCE_MIN_RADIUS_M <= geofence.radius_m <= GEOFENCE_MAX_RADIUS_M:
+        raise InvalidInput(
+            f"radius_m must be between {GEOFENCE_MIN_RADIUS_M} and {GEOFENCE_MAX_RADIUS_M}.",
+            code="invalid_geofence",
+        )
+
+
+def validate_expiry(expires_at: dt.datetime | None, *, now: dt.datetime | None = None) -> None:
+    if expires_at is None:
+        return
+    now = now or timezone.now()
+    if expires_at <= now:
+        raise InvalidInput("expires_at must be in the future.", code="invalid_expiry")
+    if expires_at > now + dt.timedelta(days=settings.HUILIAO_MAX_ROOM_DAYS):
+        raise InvalidInput(
+            f"expires_at must be at most {settings.HUILIAO_MAX_ROOM_DAYS} days away.",
+            code="invalid_expiry",
+        )
+
+
+def clean_display_name(value: str | None, *, fallback: str) -> str:
+    name = (value or "").strip() or fallback.strip()
+    if not name:
+        raise InvalidInput("display_name must not be blank.", code="invalid_display_name")
+    if len(name) > 32:
+        raise InvalidInput("display_name must be at most 32 characters.", code="invalid_display_name")
+    return name
+
+
+def _insert_with_fresh_code(**fields) -> Room:
+    # 31^8 ≈ 8.5e11 codes: a collision is rare, but two creates must never share one.
+    for _attempt in range(10):
+        try:
+            with transaction.atomic():
+                return Room.objects.create(code=generate_room_code(), **fields)
+        except IntegrityError:
+            continue
+    raise RuntimeError("could not find a free room code after 10 attempts")
+
+
+@transaction.atomic
+def room_create(
+    *,
+    owner: User,
+    name: str,
+    expires_at: dt.datetime | None = None,
+    geofence: Geofence | None = None,
+    announcement: str = "",
+) -> Room:
+    """Create a room; its owner becomes its first member (role owner)."""
+    name = name.strip()
+    if not 1 <= len(name) <= 64:
+        raise InvalidInput("name must be 1 to 64 characters.", code="invalid_name")
+    validate_expiry(expires_at)
+    if geofence is not None:
+        validate_geofence(geofence)
+    now = timezone.now()
+    room = _insert_with_fresh_code(
+        name=name,
+        owner=owner,
+        expires_at=expires_at,
+        latitude=geofence.latitude if geofence else None,
+        longitude=geofence.longitude if geofence else None,
+        radius_m=geofence.radius_m if geofence else None,
+        announcement=announcement,
+        announcement_updated_at=now if announcement else None,
+        created_at=now,
+    )
+    Membership.objects.create(
+        room=room,
+        user=owner,
+        role=Membership.Role.OWNER,
+        display_name=clean_display_name(None, fallback=owner.public_name[:32]),
+        joined_at=now,
+    )
+    return room
+
+
+@transaction.atomic
+def room_update(
+    *,
+    room: Room,
+    name: str | None = None,
+    expires_at: dt.datetime | None = None,
+    clear_expiry: bool = False,
+    geofence: Geofence | None = None,
+    clear_geofence: bool = False,
+) -> Room:
+    fields = []
+    if name is not None:
+        name = name.strip()
+        if not 1 <= len(name) <= 64:
+            raise InvalidInput("name must be 1 to 64 characters.", code="invalid_name")
+        room.name = name
+        fields.append("name")
+    if clear_expiry:
+        room.expires_at = None
+        fields.append("expires_at")
+    elif expires_at is not None:
+        validate_expiry(expires_at)
+        room.expires_at = expires_at
+        fields.append("expires_at")
+    if clear_geofence:
+        room.latitude = room.longitude = room.radius_m = None
+        fields += ["latitude", "longitude", "radius_m"]
+    elif geofence is not None:
+        validate_geofence(geofence)
+        room.latitude, room.longitude, room.radius_m = (
+            geofence.latitude,
+            geofence.longitude,
+            geofence.radius_m,
+        )
+        fields += ["latitude", "longitude", "radius_m"]
+    if fields:
+        room.save(update_fields=fields)
+    return room
+
+
+@transaction.atomic
+def room_close(*, room: Room) -> bool:
+    """Close the room for good: nobody enters or posts; members keep reading its history.
+
+    Pushes `room_closed` (then every socket is closed with 4410). Returns False when the
+    room was already closed, so closing twice is harmless and pushes nothing.
+    """
+    now = timezone.now()
+    updated = Room.objects.filter(pk=room.pk, closed_at__isnull=True).update(closed_at=now)
+    if not updated:
+        room.refresh_from_db(fields=["closed_at"])
+        return False
+    room.closed_at = now
+    events.publish(room, events.room_closed_frame())
+    return True
+
+
+@transaction.atomic
+def room_extend(*, room: Room, by: dt.timedelta) -> Room:
+    """Push the expiry back (from now if it already passed). Closed rooms stay closed."""
+    locked = Room.objects.select_for_update().get(pk=room.pk)
+    base = locked.expires_at if locked.expires_at and locked.expires_at > timezone.now() else timezone.now()
+    locked.expires_at = base + by
+    locked.save(update_fields=["expires_at"])
+    room.expires_at = locked.expires_at
+    return room
+
+
+def room_next_seq(*, room: Room) -> int:
+    """Allocate the room's next message seq. Must run inside the transaction that stores
+    the message: the row stays locked until commit, so concurrent posters get 1, 2, 3…
+    with no gap and no duplicate, and seq N+1 is only handed out once N is committed."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Room._meta.db_table} SET last_seq = last_seq + 1 WHERE id = %s RETURNING last_seq",  # noqa: S608 (table name is ours)
+            [room.pk],
+        )
+        (seq,) = cursor.fetchone()
+    room.last_seq = seq
+    return seq
+
+
+@dataclass(frozen=True)
+class EnterResult:
+    membership: Membership
+    joined: bool  # True when this call made them a current member (first time or again)
+    renamed_from: str | None  # the previous display name when it changed
+
+
+def geofence_check(*, room: Room, user: User, latitude: float | None, longitude: float | None) -> None:
+    if not room.has_geofence or room.owner_id == user.pk or user.is_superuser:
+        return
+    if latitude is None or longitude is None:
+        raise InvalidInput(
+            "This room is only open near its venue: send your latitude and longitude.",
+            code="location_required",
+        )
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        raise InvalidInput("latitude or longitude out of range.", code="invalid_location")
+    distance = geo.distance_m(latitude, longitude, room.latitude, room.longitude)
+    if distance > room.radius_m:
+        raise PermissionDenied(
+            f"You are {round(distance)} m from the venue; this room admits people within "
+            f"{room.radius_m} m.",
+            code="outside_geofence",
+        )
+
+
+@transaction.atomic
+def membership_enter(
+    *,
+    room: Room,
+    user: User,
+    display_name: str | None = None,
+    latitude: float | None = None,
+    longitude: float | None = None,
+) -> EnterResult:
+    """Make `user` a current member of an open room, or change their display name.
+
+    Entering again is harmless. Publishes the new member count when they joined; the
+    caller (history.services.member_enter) posts the "joined" notice.
+    """
+    selectors.room_check_open(room=room)
+    membership = (
+        Membership.objects.select_for_update().filter(room=room, user=user).first()
+    )
+    if membership is not None and membership.banned:
+        raise PermissionDenied("You have been removed from this room.", code="banned")
+    if membership is None or membership.left_at is not None:
+        geofence_check(room=room, user=user, latitude=latitude, longitude=longitude)
+    now = timezone.now()
+    if membership is None:
+        name = clean_display_name(display_name, fallback=user.public_name[:32])
+        try:
+            with transaction.atomic():
+                membership = Membership.objects.create(
+                    room=room, user=user, display_name=name, joined_at=now
+                )
+        except IntegrityError:
+            # The same user entered twice at once; the other request made the row.
+            return EnterResult(Membership.objects.get(room=room, user=user), False, None)
+        joined, renamed_from = True, None
+    else:
+        joined = membership.left_at is not None
+        previous = membership.display_name
+        membership.display_name = clean_display_name(display_name, fallback=previous)
+        renamed_from = previous if membership.display_name != previous else None
+        if joined:
+            membership.left_at = None
+            membership.joined_at = now
+        membership.save(update_fields=["display_name", "left_at", "joined_at"])
+    if joined:
+        events.publish(room, events.members_frame(selectors.member_count(room=room)))
+    return EnterResult(membership, joined, renamed_from)
+
+
+@transaction.atomic
+def membership_leave(*, room: Room, user: User) -> Membership | None:
+    """End `user`'s membership; returns it, or None if they were not a current member.
+    Their sockets in the room are closed and the member count pushed."""
+    membership = (
+        Membership.objects.select_for_update().filter(room=room, user=user, left_at__isnull=True).first()
+    )
+    if membership is None:
+        return None
+    membership.left_at = timezone.now()
+    membership.save(update_fields=["left_at"])
+    events.publish(room, events.member_removed_event(user.pk))
+    events.publish(room, events.members_frame(selectors.member_count(room=room)))
+    return membership
+
+
+@transaction.atomic
+def membership_set_banned(*, membership: Membership, banned: bool) -> Membership:
+    """Ban (their sockets close at once, they cannot re-enter) or lift a ban."""
+    if membership.banned == banned:
+        return membership
+    if banned and membership.role == Membership.Role.OWNER:
+        raise InvalidInput("The owner cannot be banned.", code="cannot_ban_owner")
+    membership.banned = banned
+    membership.save(update_fields=["banned"])
+    room = membership.room
+    if banned:
+        events.publish(room, events.member_removed_event(membership.user_id))
+    events.publish(room, events.members_frame(selectors.member_count(room=room)))
+    return membership
+
+
+@transaction.atomic
+def membership_mute(*, membership: Membership, minutes: int) -> Membership:
+    """Mute for `minutes` (0 lifts the mute). A muted member reads but cannot post."""
+    if minutes < 0 or minutes > 60 * 24 * 30:
+        raise InvalidInput("minutes must be between 0 and 43200.", code="invalid_minutes")
+    membership.muted_until = timezone.now() + dt.timedelta(minutes=minutes) if minutes else None
+    membership.save(update_fields=["muted_until"])
+    return membership
+
+
+@transaction.atomic
+def membership_set_role(*, membership: Membership, role: str) -> Membership:
+    if role not in {Membership.Role.MODERATOR, Membership.Role.MEMBER}:
+        raise InvalidInput("role must be moderator or member.", code="invalid_role")
+    if membership.role == Membership.Role.OWNER:
+        raise InvalidInput("The owner's role cannot change.", code="cannot_change_owner")
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def announcement_set(*, room: Room, text: str) -> Room:
+    """Set the room's announcement (the seed's BBS) and push it to everyone in the room."""
+    text = text.strip()
+    if len(text) > 2000:
+        raise InvalidInput("announcement must be at most 2000 characters.", code="invalid_announcement")
+    room.announcement = text
+    room.announcement_updated_at = timezone.now()
+    room.save(update_fields=["announcement", "announcement_updated_at"])
+    events.publish(room, events.announcement_frame(room))
+    return room

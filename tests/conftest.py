@@ -1,0 +1,110 @@
+"""Shared fixtures. Tests that need PostgreSQL, Redis or Chromium skip when the service is
+missing on a laptop, and fail under HUILIAO_REQUIRE_SERVICES=1 (CI)."""
+
+import os
+import shutil
+import socket
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from tests.factories import RoomFactory, StaffFactory, UserFactory, join
+
+REQUIRE_SERVICES = os.environ.get("HUILIAO_REQUIRE_SERVICES", "").strip() in {"1", "true", "yes"}
+
+
+def missing_service(reason: str):
+    """Skip on a laptop, fail in CI: a skipped test is not a passed one."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{reason} (HUILIAO_REQUIRE_SERVICES=1)", pytrace=False)
+    pytest.skip(reason)
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def postgres():
+    """The test database is PostgreSQL (DATABASE_URL points at a PostgreSQL server)."""
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        missing_service("needs PostgreSQL: set DATABASE_URL=postgres://…")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """A reachable Redis: REDIS_URL, or the default local server."""
+    url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if not _port_open(parts.hostname or "127.0.0.1", parts.port or 6379):
+        missing_service(f"needs Redis at {parts.hostname}:{parts.port or 6379}")
+    return url
+
+
+@pytest.fixture
+def chromium_path() -> str:
+    path = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not os.path.exists(path):
+        missing_service("needs Debian's chromium (apt-get install chromium)")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def other_user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def staff(db):
+    return StaffFactory()
+
+
+@pytest.fixture
+def room(db, user):
+    return RoomFactory(owner=user)
+
+
+@pytest.fixture
+def member(room):
+    return join(room).user
+
+
+def api_client_for(user=None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        from accounts.services import token_for
+
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user=user)}")
+    return client
+
+
+@pytest.fixture
+def api():
+    """An unauthenticated API client; `api_client_for(user)` gives an authenticated one."""
+    return APIClient()

@@ -1,0 +1,67 @@
+import datetime as dt
+
+import factory
+from django.utils import timezone
+
+from accounts.models import User
+from history import services as history_services
+from rooms import services as room_services
+from rooms.models import Membership, Room
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    nickname = factory.Sequence(lambda n: f"Attendee {n}")
+    kind = User.Kind.GUEST
+    password = factory.PostGenerationMethodCall("set_password", "correct horse battery")
+
+
+class WechatUserFactory(UserFactory):
+    kind = User.Kind.WECHAT
+    openid = factory.Sequence(lambda n: f"o6_bmjrPTlm6_2sgVt7hMZOPfL{n:04d}")
+
+
+class StaffFactory(UserFactory):
+    kind = User.Kind.STAFF
+    is_staff = True
+
+
+class RoomFactory(factory.django.DjangoModelFactory):
+    """Rooms made through the real service, so the owner is a member like in production."""
+
+    class Meta:
+        model = Room
+
+    name = factory.Sequence(lambda n: f"Conference hall {n}")
+    owner = factory.SubFactory(UserFactory)
+    expires_at = factory.LazyFunction(lambda: timezone.now() + dt.timedelta(days=1))
+
+    @classmethod
+    def _create(cls, model_class, *, owner, name, expires_at=None, geofence=None, **extra):
+        room = room_services.room_create(owner=owner, name=name, expires_at=expires_at, geofence=geofence)
+        if extra:
+            Room.objects.filter(pk=room.pk).update(**extra)
+            room.refresh_from_db()
+        return room
+
+
+def join(room: Room, user: User | None = None, *, display_name: str | None = None, **kwargs) -> Membership:
+    """Make `user` (a new guest by default) a member through the real enter service."""
+    user = user or UserFactory()
+    result = history_services.member_enter(
+        room=room, user=user, display_name=display_name, latitude=room.latitude, longitude=room.longitude
+    )
+    return result.membership
+
+
+def post(room: Room, user: User, body: str = "hello", client_id: str | None = None):
+    import uuid
+
+    message, _ = history_services.message_post(
+        room=room, user=user, body=body, client_id=client_id or str(uuid.uuid4())
+    )
+    return message
