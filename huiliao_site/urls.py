@@ -8,6 +8,7 @@ api_v1 = [
     path("", include("accounts.urls")),
     path("", include("rooms.urls")),
     path("", include("history.urls")),
+    path("", include("rooms.urls_qr")),
 ]
 
 urlpatterns = [
@@ -16,7 +17,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("", include("rooms.page_urls")),
+    path("", include("rooms.urls_poster")),
+    path("", include("rooms.urls_pages")),
 ]
 
 if settings.DEBUG or settings.HUILIAO_SERVE_MEDIA:
