@@ -1,1 +1,7 @@
-urlpatterns: list = []
+from django.urls import path
+
+from rooms import poster
+
+urlpatterns = [
+    path("r/<str:code>/poster/", poster.poster, name="room-poster"),
+]

@@ -1,0 +1,166 @@
+"""The organiser console's messages: list per room, search, hide and unhide; and the
+room list's "export history as CSV" action (it lives here because rooms must not import
+history)."""
+
+import csv
+from collections.abc import Iterable, Iterator
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, StreamingHttpResponse
+from django.utils import timezone
+from django.utils.text import Truncator
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from history import services
+from history.events import with_sender_names
+from history.models import Message
+from rooms.admin import OwnRoomsFilter, RoomAdmin, can_manage, scoped_to_owner
+from rooms.models import Room
+
+EXPORT_CHUNK = 2000
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ["room", "seq", "sender_name", "kind", "body_preview", "created_at", "hidden"]
+    list_display_links = ["seq"]
+    list_filter = [("room", OwnRoomsFilter), "hidden", "kind"]
+    search_fields = ["body", "room__code"]
+    list_select_related = ["room", "sender"]
+    ordering = ["room", "-seq"]
+    fields = ["room", "seq", "sender_name", "kind", "body", "created_at", "hidden"]
+    readonly_fields = ["room", "seq", "sender_name", "kind", "body", "created_at"]
+    actions = ["hide_messages", "unhide_messages"]
+    # A room can hold 100,000 messages: skip the unfiltered COUNT(*) on every page.
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        rows = with_sender_names(super().get_queryset(request)).select_related("room")
+        return scoped_to_owner(request, rows, "room__")
+
+    def has_view_permission(self, request, obj=None):
+        return super().has_view_permission(request, obj) and can_manage(request, obj and obj.room)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and can_manage(request, obj and obj.room)
+
+    def has_add_permission(self, request):
+        return False  # messages are posted by members, in the room
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # hide instead: the sequence has no gaps, clients page by it
+
+    @admin.display(description=_("sender"), ordering="sender__nickname")
+    def sender_name(self, message: Message) -> str:
+        if message.sender_id is None:
+            return gettext("(system)")
+        return message.sender_display_name or message.sender.public_name
+
+    @admin.display(description=_("message"))
+    def body_preview(self, message: Message) -> str:
+        return Truncator(message.body).chars(80)
+
+    def save_model(self, request, obj, form, change):
+        if "hidden" in form.changed_data:
+            fresh = Message.objects.select_related("room").get(pk=obj.pk)
+            services.message_set_hidden(message=fresh, hidden=form.cleaned_data["hidden"])
+
+    def _set_hidden(self, request: HttpRequest, queryset: QuerySet[Message], hidden: bool) -> int:
+        changed = 0
+        for message in queryset.select_related("room").filter(hidden=not hidden):
+            services.message_set_hidden(message=message, hidden=hidden)
+            changed += 1
+        return changed
+
+    @admin.action(description=_("Hide from everyone"), permissions=["change"])
+    def hide_messages(self, request, queryset):
+        count = self._set_hidden(request, queryset, True)
+        self.message_user(
+            request,
+            ngettext("Hid %(count)d message.", "Hid %(count)d messages.", count) % {"count": count},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Show again"), permissions=["change"])
+    def unhide_messages(self, request, queryset):
+        count = self._set_hidden(request, queryset, False)
+        self.message_user(
+            request,
+            ngettext("Showed %(count)d message again.", "Showed %(count)d messages again.", count)
+            % {"count": count},
+            messages.SUCCESS,
+        )
+
+
+# --- CSV export of a room's history ------------------------------------------------------
+
+
+class Echo:
+    """A write-only file whose write returns the line, for csv.writer in a stream."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def messages_for_export(*, room_ids: list[int]) -> Iterator[Message]:
+    """Every message of the rooms, room by room in seq order, read in chunks so that a
+    large room never sits in memory at once."""
+    rows = with_sender_names(Message.objects.filter(room_id__in=room_ids)).select_related("room")
+    return rows.order_by("room__code", "seq").iterator(chunk_size=EXPORT_CHUNK)
+
+
+def export_lines(rooms: Iterable[Room]) -> Iterator[str]:
+    """The CSV, line by line: a BOM (so that Excel reads UTF-8, and so Chinese, correctly),
+    a header, then one line per message."""
+    # Translate now: the lines are produced while the response streams, after the view
+    # (and the request's language) has returned.
+    header = [
+        gettext("room"),
+        gettext("seq"),
+        gettext("time"),
+        gettext("kind"),
+        gettext("sender"),
+        gettext("message"),
+        gettext("hidden"),
+    ]
+    kinds = {value: str(label) for value, label in Message.Kind.choices}
+    yes = gettext("yes")
+    room_ids = [room.pk for room in rooms]
+    writer = csv.writer(Echo())
+
+    def lines() -> Iterator[str]:
+        yield "\ufeff"
+        yield writer.writerow(header)
+        for message in messages_for_export(room_ids=room_ids):
+            sender = ""
+            if message.sender_id is not None:
+                sender = message.sender_display_name or message.sender.public_name
+            yield writer.writerow(
+                [
+                    message.room.code,
+                    message.seq,
+                    timezone.localtime(message.created_at).strftime("%Y-%m-%d %H:%M:%S"),
+                    kinds.get(message.kind, message.kind),
+                    sender,
+                    message.body,
+                    yes if message.hidden else "",
+                ]
+            )
+
+    return lines()
+
+
+@admin.action(description=_("Export history as CSV"), permissions=["view"])
+def export_history(modeladmin, request, queryset):
+    rooms = list(queryset.only("pk", "code"))
+    codes = sorted(room.code for room in rooms)
+    filename = f"huiliao-{codes[0]}.csv" if len(codes) == 1 else "huiliao-rooms.csv"
+    body = (line.encode("utf-8") for line in export_lines(rooms))
+    response = StreamingHttpResponse(body, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+RoomAdmin.actions = [*RoomAdmin.actions, export_history]
