@@ -3,7 +3,7 @@ room list's "export history as CSV" action (it lives here because rooms must not
 history)."""
 
 import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -17,7 +17,6 @@ from history import services
 from history.events import with_sender_names
 from history.models import Message
 from rooms.admin import OwnRoomsFilter, RoomAdmin, can_manage, scoped_to_owner
-from rooms.models import Room
 
 EXPORT_CHUNK = 2000
 
@@ -111,7 +110,7 @@ def messages_for_export(*, room_ids: list[int]) -> Iterator[Message]:
     return rows.order_by("room__code", "seq").iterator(chunk_size=EXPORT_CHUNK)
 
 
-def export_lines(rooms: Iterable[Room]) -> Iterator[str]:
+def export_lines(*, room_ids: list[int]) -> Iterator[str]:
     """The CSV, line by line: a BOM (so that Excel reads UTF-8, and so Chinese, correctly),
     a header, then one line per message."""
     # Translate now: the lines are produced while the response streams, after the view
@@ -127,7 +126,6 @@ def export_lines(rooms: Iterable[Room]) -> Iterator[str]:
     ]
     kinds = {value: str(label) for value, label in Message.Kind.choices}
     yes = gettext("yes")
-    room_ids = [room.pk for room in rooms]
     writer = csv.writer(Echo())
 
     def lines() -> Iterator[str]:
@@ -154,10 +152,10 @@ def export_lines(rooms: Iterable[Room]) -> Iterator[str]:
 
 @admin.action(description=_("Export history as CSV"), permissions=["view"])
 def export_history(modeladmin, request, queryset):
-    rooms = list(queryset.only("pk", "code"))
-    codes = sorted(room.code for room in rooms)
+    rooms = dict(queryset.values_list("pk", "code"))
+    codes = sorted(rooms.values())
     filename = f"huiliao-{codes[0]}.csv" if len(codes) == 1 else "huiliao-rooms.csv"
-    body = (line.encode("utf-8") for line in export_lines(rooms))
+    body = (line.encode("utf-8") for line in export_lines(room_ids=list(rooms)))
     response = StreamingHttpResponse(body, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

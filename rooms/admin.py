@@ -100,11 +100,22 @@ class RoomAdminForm(forms.ModelForm):
                 ) from exc
         return expires_at
 
+    fence_invalid = False
+
+    def _get_validation_exclusions(self):
+        exclude = super()._get_validation_exclusions()
+        if self.fence_invalid:
+            # clean() already said what is wrong; the model's all-or-nothing constraint
+            # would only repeat it, less clearly.
+            exclude |= {"latitude", "longitude", "radius_m"}
+        return exclude
+
     def clean(self):
         data = super().clean()
         fence = [data.get("latitude"), data.get("longitude"), data.get("radius_m")]
         if any(value is not None for value in fence):
             if any(value is None for value in fence):
+                self.fence_invalid = True
                 raise ValidationError(
                     _(
                         "A geofence needs a latitude, a longitude and a radius; "
@@ -373,11 +384,11 @@ class RoomAdmin(admin.ModelAdmin):
     def owner_name(self, room: Room) -> str:
         return room.owner.public_name
 
-    @admin.display(description=_("members"), ordering="member_count")
+    @admin.display(description=_("member count"), ordering="member_count")
     def members(self, room: Room) -> int:
         return room.member_count
 
-    @admin.display(description=_("messages"), ordering="last_seq")
+    @admin.display(description=_("message count"), ordering="last_seq")
     def messages(self, room: Room) -> int:
         return room.last_seq
 
