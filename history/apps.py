@@ -4,4 +4,4 @@ from django.utils.translation import gettext_lazy as _
 
 class HistoryConfig(AppConfig):
     name = "history"
-    verbose_name = _("History")
+    verbose_name = _("Chat history")
