@@ -1,0 +1,208 @@
+import io
+
+import pytest
+import zxingcpp
+from django.core.files.storage import default_storage
+from django.test import Client
+from PIL import Image
+
+from rooms import qr, services
+from tests.conftest import api_client_for
+from tests.factories import RoomFactory, UserFactory, join
+
+
+def decode(png: bytes) -> list[str]:
+    return [barcode.text for barcode in zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))]
+
+
+@pytest.mark.parametrize("size", [200, 400, 1200])
+def test_qrcode_png_holds_join_url(room, member, size):
+    response = api_client_for(member).get(f"/api/v1/rooms/{room.code}/qrcode.png?size={size}")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/png"
+    image = Image.open(io.BytesIO(response.content))
+    assert image.width == size
+    assert decode(response.content) == [f"http://testserver/r/{room.code}/"]
+
+
+def test_qrcode_png_default_size_is_400(room, member):
+    response = api_client_for(member).get(f"/api/v1/rooms/{room.code}/qrcode.png")
+    assert Image.open(io.BytesIO(response.content)).width == 400
+
+
+def test_qrcode_url_points_at_stored_png(room, member):
+    response = api_client_for(member).get(f"/api/v1/rooms/{room.code}/qrcode")
+    assert response.status_code == 200
+    assert response.json() == {
+        "url": f"http://testserver/media/qrcodes/{room.code}.png",
+        "join_url": f"http://testserver/r/{room.code}/",
+    }
+    with default_storage.open(f"qrcodes/{room.code}.png", "rb") as handle:
+        png = handle.read()
+    assert decode(png) == [f"http://testserver/r/{room.code}/"]
+
+
+def test_qrcode_uses_public_url_setting(settings, room, member):
+    settings.HUILIAO_PUBLIC_URL = "https://chat.example.org"
+    client = api_client_for(member)
+    assert client.get(f"/api/v1/rooms/{room.code}/qrcode").json()["join_url"] == (
+        f"https://chat.example.org/r/{room.code}/"
+    )
+    png = client.get(f"/api/v1/rooms/{room.code}/qrcode.png").content
+    assert decode(png) == [f"https://chat.example.org/r/{room.code}/"]
+
+
+def test_qrcode_stored_once_and_redrawn_only_when_url_or_name_changes(settings, room, member):
+    client = api_client_for(member)
+    name = f"qrcodes/{room.code}.png"
+    client.get(f"/api/v1/rooms/{room.code}/qrcode")
+    first = default_storage.get_modified_time(name)
+    client.get(f"/api/v1/rooms/{room.code}/qrcode")
+    client.get(f"/api/v1/rooms/{room.code}/qrcode.png?size=300")
+    assert default_storage.get_modified_time(name) == first
+    assert default_storage.listdir("qrcodes") == ([], [f"{room.code}.png"])
+
+    settings.HUILIAO_PUBLIC_URL = "https://chat.example.org"
+    client.get(f"/api/v1/rooms/{room.code}/qrcode")
+    with default_storage.open(name, "rb") as handle:
+        image = Image.open(handle)
+        assert image.info == {
+            **image.info,
+            qr.META_URL: f"https://chat.example.org/r/{room.code}/",
+            qr.META_NAME: room.name,
+        }
+    services.room_update(room=room, name="新的名字")
+    client.get(f"/api/v1/rooms/{room.code}/qrcode")
+    with default_storage.open(name, "rb") as handle:
+        assert Image.open(handle).info[qr.META_NAME] == "新的名字"
+    assert default_storage.listdir("qrcodes") == ([], [f"{room.code}.png"])
+
+
+def test_qrcode_png_etag_answers_304(room, member):
+    client = api_client_for(member)
+    first = client.get(f"/api/v1/rooms/{room.code}/qrcode.png?size=300")
+    again = client.get(
+        f"/api/v1/rooms/{room.code}/qrcode.png?size=300", HTTP_IF_NONE_MATCH=first["ETag"]
+    )
+    assert (again.status_code, again.content) == (304, b"")
+
+
+@pytest.mark.parametrize("size", ["199", "1201", "0", "-5", "abc", "4e2"])
+def test_qrcode_png_size_out_of_bounds_is_400(room, member, size):
+    response = api_client_for(member).get(f"/api/v1/rooms/{room.code}/qrcode.png?size={size}")
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": "size must be an integer between 200 and 1200.",
+        "code": "invalid_size",
+    }
+
+
+def test_qrcode_non_member_is_403(room):
+    stranger = UserFactory()
+    for path in ["qrcode", "qrcode.png"]:
+        response = api_client_for(stranger).get(f"/api/v1/rooms/{room.code}/{path}")
+        assert response.status_code == 403
+        assert response.json() == {"detail": "Enter the room first.", "code": "not_member"}
+
+
+def test_qrcode_anonymous_is_401(room):
+    response = api_client_for(None).get(f"/api/v1/rooms/{room.code}/qrcode.png")
+    assert response.status_code == 401
+    assert response.json() == {
+        "detail": "Authentication credentials were not provided.",
+        "code": "not_authenticated",
+    }
+
+
+def test_qrcode_unknown_room_is_404(member):
+    response = api_client_for(member).get("/api/v1/rooms/ZZZZZZZZ/qrcode")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "No such room.", "code": "room_not_found"}
+
+
+def test_qrcode_owner_and_superuser_read_it(room, user):
+    root = UserFactory(is_staff=True, is_superuser=True)
+    for reader in [user, root]:
+        response = api_client_for(reader).get(f"/api/v1/rooms/{room.code}/qrcode")
+        assert response.status_code == 200
+
+
+def test_qrcode_banned_member_is_403(room):
+    membership = join(room)
+    services.membership_set_banned(membership=membership, banned=True)
+    response = api_client_for(membership.user).get(f"/api/v1/rooms/{room.code}/qrcode")
+    assert response.json() == {"detail": "You have been removed from this room.", "code": "banned"}
+
+
+def test_render_png_chinese_caption_with_cjk_font():
+    assert qr._font_file() is not None  # fonts-noto-cjk (or another CJK font) is installed
+    png = qr.render_png(
+        url="https://chat.example.org/r/ABCDEFGH/", caption="第一届量子计算大会" * 8
+    )
+    assert decode(png) == ["https://chat.example.org/r/ABCDEFGH/"]
+
+
+def test_render_png_without_cjk_font_falls_back(monkeypatch):
+    monkeypatch.setattr(qr, "FONT_CANDIDATES", [])
+    monkeypatch.setattr(qr, "FONT_GLOBS", [])
+    monkeypatch.delenv("HUILIAO_QR_FONT", raising=False)
+    qr._font_file.cache_clear()
+    try:
+        assert qr._font_file() is None
+        png = qr.render_png(url="https://chat.example.org/r/ABCDEFGH/", caption="会聊 😀 Demo")
+        assert decode(png) == ["https://chat.example.org/r/ABCDEFGH/"]
+    finally:
+        qr._font_file.cache_clear()
+
+
+# --- the poster ----------------------------------------------------------------------------
+
+
+def session_client(user) -> Client:
+    user.refresh_from_db()
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_poster_for_owner(user):
+    room = RoomFactory(owner=user, name="量子计算大会")
+    services.announcement_set(room=room, text="茶歇 15:30 <b>二楼</b>")
+    response = session_client(user).get(f"/r/{room.code}/poster/")
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "<h1>量子计算大会</h1>" in content
+    assert f'<p class="code" aria-label="Room code">{room.code}</p>' in content
+    assert f'<p class="url">http://testserver/r/{room.code}/</p>' in content
+    assert '<section class="announcement">茶歇 15:30 &lt;b&gt;二楼&lt;/b&gt;</section>' in content
+    assert f'src="/api/v1/rooms/{room.code}/qrcode.png?size=1200"' in content
+    assert "@page { size: A4 portrait" in content
+
+
+def test_poster_in_chinese(user):
+    room = RoomFactory(owner=user)
+    response = session_client(user).get(
+        f"/r/{room.code}/poster/", headers={"accept-language": "zh-hans"}
+    )
+    assert "扫码加入，或打开链接并输入房间码" in response.content.decode()
+
+
+def test_poster_superuser_may_print(room):
+    root = UserFactory(is_staff=True, is_superuser=True)
+    assert session_client(root).get(f"/r/{room.code}/poster/").status_code == 200
+
+
+def test_poster_member_is_403(room, member):
+    assert session_client(member).get(f"/r/{room.code}/poster/").status_code == 403
+
+
+def test_poster_anonymous_goes_to_login(room):
+    response = Client().get(f"/r/{room.code}/poster/")
+    assert (response.status_code, response["Location"]) == (
+        302,
+        f"/admin/login/?next=/r/{room.code}/poster/",
+    )
+
+
+def test_poster_unknown_room_is_404(user):
+    assert session_client(user).get("/r/ZZZZZZZZ/poster/").status_code == 404
