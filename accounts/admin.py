@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
@@ -11,6 +12,7 @@ class UserAdmin(BaseUserAdmin):
     list_display = ["username", "nickname", "kind", "is_staff", "date_joined"]
     list_filter = ["kind", "is_staff", "is_superuser", "groups"]
     search_fields = ["username", "nickname", "email"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = (
         *BaseUserAdmin.fieldsets,
         (_("Huiliao"), {"fields": ("nickname", "avatar_url", "kind")}),
