@@ -182,27 +182,20 @@ def test_room_create_non_finite_coordinate_is_400(user):
     assert response.json()["detail"] == "geofence: latitude: A valid number is required."
 
 
-def test_room_create_throttled_per_user_is_429(user, settings):
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"login": "30/min", "room_create": "2/hour"},
-    }
+def test_room_create_throttled_per_user_is_429(user, other_user, monkeypatch):
     from rest_framework.throttling import ScopedRateThrottle
 
-    # DRF reads the rates once at import; point the throttle at the new ones.
-    ScopedRateThrottle.THROTTLE_RATES = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
-    try:
-        client = api_client_for(user)
-        codes = [client.post("/api/v1/rooms", {"name": "Hall"}, format="json") for _ in range(3)]
-        assert [r.status_code for r in codes] == [201, 201, 429]
-        assert codes[2].json()["code"] == "throttled"
-        assert int(codes[2].headers["Retry-After"]) > 0
-        # Listing is not creating: never throttled.
-        assert client.get("/api/v1/rooms").status_code == 200
-    finally:
-        from rest_framework.settings import api_settings
-
-        ScopedRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+    # DRF reads the rates (HUILIAO_ROOM_CREATE_RATE) once at start-up.
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"room_create": "2/hour"})
+    client = api_client_for(user)
+    responses = [client.post("/api/v1/rooms", {"name": "Hall"}, format="json") for _ in range(3)]
+    assert [r.status_code for r in responses] == [201, 201, 429]
+    assert responses[2].json()["code"] == "throttled"
+    assert 0 < int(responses[2].headers["Retry-After"]) <= 3600
+    # Listing is not creating: never throttled. And the budget is per user.
+    assert client.get("/api/v1/rooms").status_code == 200
+    other = api_client_for(other_user).post("/api/v1/rooms", {"name": "Hall"}, format="json")
+    assert other.status_code == 201
 
 
 def test_room_create_anonymous_is_401(api):
