@@ -634,3 +634,24 @@ def test_members_list_queries_do_not_grow(room, user, items, django_assert_num_q
     with django_assert_num_queries(5):
         body = client.get(f"/api/v1/rooms/{room.code}/members").json()
     assert len(body["results"]) == items
+
+
+def test_owner_of_another_room_has_no_power_here(room):
+    other_owner = RoomFactory().owner
+    client = api_client_for(other_owner)
+    assert client.delete(f"/api/v1/rooms/{room.code}").json()["code"] == "not_owner"
+    response = client.put(f"/api/v1/rooms/{room.code}/announcement", {"text": "x"}, format="json")
+    assert response.json()["code"] == "not_moderator"
+    assert client.get(f"/api/v1/rooms/{room.code}/members").json()["code"] == "not_member"
+    assert client.get(f"/api/v1/rooms/{room.code}").json()["can_manage"] is False
+    room.refresh_from_db()
+    assert (room.status, room.announcement) == ("open", "")
+
+
+def test_announcement_set_on_expired_room_is_410(room, user):
+    Room.objects.filter(pk=room.pk).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    response = api_client_for(user).put(
+        f"/api/v1/rooms/{room.code}/announcement", {"text": "hi"}, format="json"
+    )
+    assert response.status_code == 410
+    assert response.json() == {"detail": "This room has expired.", "code": "room_closed"}
