@@ -242,6 +242,10 @@ REST_FRAMEWORK = {
         "room_create": env_str("HUILIAO_ROOM_CREATE_RATE", "30/hour"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Throttles key anonymous callers by address. Left unset, DRF keys them by the whole
+    # X-Forwarded-For header, which any client can vary to dodge the login throttle; set
+    # it to the number of reverse proxies in front of Daphne.
+    "NUM_PROXIES": env_int("HUILIAO_NUM_PROXIES", 0),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -277,6 +281,12 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # httpx logs every request URL at INFO, and WeChat's jscode2session URL carries
+        # WECHAT_SECRET and the login code in its query string.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
 }
 HUILIAO_SERVE_MEDIA = env_bool("HUILIAO_SERVE_MEDIA", False)
