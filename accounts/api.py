@@ -1,7 +1,10 @@
+import unicodedata
+
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
@@ -12,19 +15,33 @@ from accounts.models import User
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
     code = serializers.CharField()
+    errors = serializers.DictField(
+        required=False, help_text="Only for `invalid`: the messages per field, for forms."
+    )
 
 
 def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
     return {code: OpenApiResponse(ErrorSerializer) for code in statuses}
 
 
-def clean_nickname(value: str) -> str:
-    value = value.strip()
-    if not value:
-        raise serializers.ValidationError("Must not be blank.")
-    if len(value) > 32:
-        raise serializers.ValidationError("At most 32 characters.")
-    return value
+NICKNAME_MAX_LENGTH = 32
+
+
+def reject_control_characters(value: str) -> None:
+    # A nickname is shown inside system messages and on posters: no line breaks or
+    # terminal escapes.
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        raise serializers.ValidationError("Must not contain control characters.")
+
+
+class NicknameField(serializers.CharField):
+    # DRF trims whitespace before the length validators run, so 1-32 applies to the
+    # trimmed nickname, and the schema shows the real bounds.
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_length", 1)
+        kwargs.setdefault("max_length", NICKNAME_MAX_LENGTH)
+        super().__init__(**kwargs)
+        self.validators.append(reject_control_characters)
 
 
 class HttpUrlField(serializers.URLField):
@@ -34,6 +51,8 @@ class HttpUrlField(serializers.URLField):
 
     def to_internal_value(self, data):
         value = super().to_internal_value(data)
+        # Django's URLValidator also accepts ftp(s); an avatar is an <img src>, so only
+        # http(s) — never javascript:, data: or ftp:.
         if value and not value.lower().startswith(("http://", "https://")):
             raise serializers.ValidationError("Only http(s) URLs are allowed.")
         return value
@@ -49,16 +68,13 @@ class PublicUserSerializer(serializers.ModelSerializer):
 
 
 class MeSerializer(serializers.ModelSerializer):
-    nickname = serializers.CharField(max_length=64, required=False)
+    nickname = NicknameField(required=False)
     avatar_url = HttpUrlField(required=False, allow_blank=True)
 
     class Meta:
         model = User
         fields = ["id", "nickname", "avatar_url", "kind", "is_staff", "date_joined"]
         read_only_fields = ["id", "kind", "is_staff", "date_joined"]
-
-    def validate_nickname(self, value: str) -> str:
-        return clean_nickname(value)
 
 
 class AuthResultSerializer(serializers.Serializer):
@@ -67,23 +83,31 @@ class AuthResultSerializer(serializers.Serializer):
 
 
 class WechatLoginSerializer(serializers.Serializer):
-    code = serializers.CharField(max_length=128)
-    nickname = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    code = serializers.CharField(max_length=128, help_text="The code from `wx.login()`.")
+    # Optional profile from the mini-program; blank keeps the stored one.
+    nickname = NicknameField(min_length=None, required=False, allow_blank=True, default="")
     avatar_url = HttpUrlField(required=False, allow_blank=True, default="")
-
-    def validate_nickname(self, value: str) -> str:
-        return clean_nickname(value) if value.strip() else ""
 
 
 class GuestLoginSerializer(serializers.Serializer):
-    nickname = serializers.CharField(max_length=64)
+    nickname = NicknameField()
 
-    def validate_nickname(self, value: str) -> str:
-        return clean_nickname(value)
+
+class LiveScopedRateThrottle(ScopedRateThrottle):
+    """ScopedRateThrottle that reads the rates when asked, not once at import.
+
+    DRF copies DEFAULT_THROTTLE_RATES into a class attribute when rest_framework.throttling
+    is first imported, so a changed REST_FRAMEWORK setting (a test's override) would never
+    reach it. `api_settings` is reloaded on every settings change.
+    """
+
+    @property
+    def THROTTLE_RATES(self):
+        return api_settings.DEFAULT_THROTTLE_RATES
 
 
 class LoginThrottleMixin:
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [LiveScopedRateThrottle]
     throttle_scope = "login"
     permission_classes = [AllowAny]
     # Login endpoints take no session: a stale CSRF-less session must not block a login.
@@ -92,6 +116,7 @@ class LoginThrottleMixin:
 
 class WechatLoginView(LoginThrottleMixin, APIView):
     @extend_schema(
+        tags=["accounts"],
         operation_id="auth_wechat",
         request=WechatLoginSerializer,
         responses={200: AuthResultSerializer, **error_responses(400, 429, 502, 503)},
@@ -106,6 +131,7 @@ class WechatLoginView(LoginThrottleMixin, APIView):
 
 class GuestLoginView(LoginThrottleMixin, APIView):
     @extend_schema(
+        tags=["accounts"],
         operation_id="auth_guest",
         request=GuestLoginSerializer,
         responses={201: AuthResultSerializer, **error_responses(400, 429)},
@@ -124,6 +150,7 @@ class GuestLoginView(LoginThrottleMixin, APIView):
 
 class LogoutView(APIView):
     @extend_schema(
+        tags=["accounts"],
         operation_id="auth_logout",
         request=None,
         responses={204: None, **error_responses(401)},
@@ -135,14 +162,22 @@ class LogoutView(APIView):
 
 
 class MeView(APIView):
-    @extend_schema(operation_id="me_get", responses={200: MeSerializer, **error_responses(401)})
+    @extend_schema(
+        tags=["accounts"],
+        operation_id="me_get",
+        responses={200: MeSerializer, **error_responses(401)},
+        description="The caller's own profile.",
+    )
     def get(self, request):
         return Response(MeSerializer(request.user).data)
 
     @extend_schema(
+        tags=["accounts"],
         operation_id="me_update",
         request=MeSerializer,
         responses={200: MeSerializer, **error_responses(400, 401)},
+        description="Change the caller's nickname (1-32 characters after trimming) or "
+        "avatar_url (http or https only; blank clears it).",
     )
     def patch(self, request):
         data = MeSerializer(request.user, data=request.data, partial=True)
@@ -157,9 +192,10 @@ class MeView(APIView):
 
 class UserDetailView(APIView):
     @extend_schema(
-        operation_id="user_get", responses={200: PublicUserSerializer, **error_responses(401, 404)}
+        tags=["accounts"],
+        operation_id="user_get",
+        responses={200: PublicUserSerializer, **error_responses(401, 404)},
+        description="Anyone's public profile (`user_not_found` for unknown or inactive users).",
     )
     def get(self, request, user_id):
         return Response(PublicUserSerializer(selectors.user_get_public(user_id=user_id)).data)
-
-
