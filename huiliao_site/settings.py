@@ -35,6 +35,16 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from exc
 
 
+def env_float(name: str, default: float) -> float:
+    value = env_str(name)
+    if not value:
+        return default
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from exc
+
+
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
@@ -260,7 +270,7 @@ SPECTACULAR_SETTINGS = {
 WECHAT_APPID = env_str("WECHAT_APPID")
 WECHAT_SECRET = env_str("WECHAT_SECRET")
 WECHAT_API_BASE = env_str("WECHAT_API_BASE", "https://api.weixin.qq.com").rstrip("/")
-WECHAT_TIMEOUT = float(env_str("WECHAT_TIMEOUT", "5"))
+WECHAT_TIMEOUT = env_float("WECHAT_TIMEOUT", 5.0)
 
 # --- Huiliao ----------------------------------------------------------------------------
 HUILIAO_PUBLIC_URL = env_str("HUILIAO_PUBLIC_URL").rstrip("/")
