@@ -20,8 +20,24 @@ class ErrorSerializer(serializers.Serializer):
     )
 
 
-def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
-    return {code: OpenApiResponse(ErrorSerializer) for code in statuses}
+ERROR_DESCRIPTIONS = {
+    400: "Invalid input (`invalid`, with `errors` per field).",
+    401: "No or bad credentials (`not_authenticated`, `authentication_failed`).",
+    403: "Not allowed (`permission_denied`, e.g. a session request without its CSRF token).",
+    404: "Not found.",
+    429: "Too many attempts (`throttled`); the Retry-After header says when to try again.",
+}
+
+
+def error_responses(*statuses: int, **descriptions: str) -> dict[int, OpenApiResponse]:
+    """Error responses for the schema; `descriptions` (keyed "e400"...) override the defaults."""
+    return {
+        code: OpenApiResponse(
+            ErrorSerializer,
+            description=descriptions.get(f"e{code}", ERROR_DESCRIPTIONS.get(code, "")),
+        )
+        for code in statuses
+    }
 
 
 NICKNAME_MAX_LENGTH = 32
@@ -59,7 +75,7 @@ class HttpUrlField(serializers.URLField):
 
 
 class PublicUserSerializer(serializers.ModelSerializer):
-    """What anyone may see of a user. Never add `openid` (or username, email) here."""
+    # What anyone may see of a user. Never add openid (or username, email) here.
 
     class Meta:
         model = User
@@ -68,17 +84,21 @@ class PublicUserSerializer(serializers.ModelSerializer):
 
 
 class MeSerializer(serializers.ModelSerializer):
-    nickname = NicknameField(required=False)
-    avatar_url = HttpUrlField(required=False, allow_blank=True)
+    # The caller's own profile; still never openid.
 
     class Meta:
         model = User
         fields = ["id", "nickname", "avatar_url", "kind", "is_staff", "date_joined"]
-        read_only_fields = ["id", "kind", "is_staff", "date_joined"]
+        read_only_fields = fields
+
+
+class MeUpdateSerializer(serializers.Serializer):
+    nickname = NicknameField(required=False)
+    avatar_url = HttpUrlField(required=False, allow_blank=True, help_text="Blank clears it.")
 
 
 class AuthResultSerializer(serializers.Serializer):
-    token = serializers.CharField()
+    token = serializers.CharField(help_text="Send it as `Authorization: Token <token>`.")
     user = MeSerializer()
 
 
@@ -119,7 +139,22 @@ class WechatLoginView(LoginThrottleMixin, APIView):
         tags=["accounts"],
         operation_id="auth_wechat",
         request=WechatLoginSerializer,
-        responses={200: AuthResultSerializer, **error_responses(400, 429, 502, 503)},
+        responses={
+            200: AuthResultSerializer,
+            **error_responses(
+                400,
+                403,
+                429,
+                502,
+                503,
+                e400="Invalid input, or WeChat refused the code (`wechat_invalid_code`: call "
+                "`wx.login()` again).",
+                e403="The account is disabled (`account_disabled`).",
+                e502="WeChat failed: `wechat_timeout`, `wechat_unreachable`, `wechat_error`, "
+                "`wechat_bad_response`. No user is created.",
+                e503="WeChat login is not configured on this server (`wechat_not_configured`).",
+            ),
+        },
         description="Log in with a `wx.login` code. Creates the user on first login.",
     )
     def post(self, request):
@@ -153,7 +188,7 @@ class LogoutView(APIView):
         tags=["accounts"],
         operation_id="auth_logout",
         request=None,
-        responses={204: None, **error_responses(401)},
+        responses={204: None, **error_responses(401, 403)},
         description="Revoke the caller's token and end the browser session.",
     )
     def post(self, request):
@@ -174,13 +209,13 @@ class MeView(APIView):
     @extend_schema(
         tags=["accounts"],
         operation_id="me_update",
-        request=MeSerializer,
-        responses={200: MeSerializer, **error_responses(400, 401)},
+        request=MeUpdateSerializer,
+        responses={200: MeSerializer, **error_responses(400, 401, 403)},
         description="Change the caller's nickname (1-32 characters after trimming) or "
         "avatar_url (http or https only; blank clears it).",
     )
     def patch(self, request):
-        data = MeSerializer(request.user, data=request.data, partial=True)
+        data = MeUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = services.user_update(
             user=request.user,
@@ -194,7 +229,10 @@ class UserDetailView(APIView):
     @extend_schema(
         tags=["accounts"],
         operation_id="user_get",
-        responses={200: PublicUserSerializer, **error_responses(401, 404)},
+        responses={
+            200: PublicUserSerializer,
+            **error_responses(401, 404, e404="No such user (`user_not_found`)."),
+        },
         description="Anyone's public profile (`user_not_found` for unknown or inactive users).",
     )
     def get(self, request, user_id):
