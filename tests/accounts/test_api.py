@@ -386,3 +386,30 @@ def test_login_throttle_per_address(db, api, login_rate_2_per_minute):
 def test_login_throttle_does_not_limit_me(db, user, login_rate_2_per_minute):
     client = api_client_for(user)
     assert [client.get("/api/v1/me").status_code for _ in range(4)] == [200] * 4
+
+
+# --- malformed requests -----------------------------------------------------------------
+
+
+def test_login_malformed_json_is_400(db, api):
+    response = api.post("/api/v1/auth/guest", data="{nickname", content_type="application/json")
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": "JSON parse error - "
+        "Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
+        "code": "parse_error",
+    }
+    assert User.objects.count() == 0
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain"])
+def test_login_form_post_is_415(db, api, content_type):
+    # Only JSON is parsed, and a cross-site page can send JSON only after a CORS preflight
+    # we never answer, so no other site can log a browser in as a guest.
+    response = api.post("/api/v1/auth/guest", data="nickname=Ann", content_type=content_type)
+    assert response.status_code == 415
+    assert response.json() == {
+        "detail": f'Unsupported media type "{content_type}" in request.',
+        "code": "unsupported_media_type",
+    }
+    assert User.objects.count() == 0

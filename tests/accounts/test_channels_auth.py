@@ -5,8 +5,10 @@ Real middleware, real DRF tokens and real Django sessions; no consumer involved.
 import json
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.db import connections
 from django.test import Client
 
 from accounts.channels_auth import WebsocketAuthMiddleware
@@ -17,6 +19,14 @@ from tests.factories import UserFactory
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ANONYMOUS = {"user": None, "authenticated": False, "auth_method": None}
+
+
+@pytest.fixture(autouse=True)
+async def _close_worker_connections():
+    # The middleware's queries run in asgiref's worker thread, whose connection outlives
+    # the test (CONN_MAX_AGE) and would keep PostgreSQL from dropping the test database.
+    yield
+    await sync_to_async(connections.close_all)()
 
 
 async def echo_app(scope, receive, send):
