@@ -34,9 +34,6 @@ def superuser(db):
 
 def client_for(user) -> Client:
     client = Client()
-    # The factories set the password after saving without saving again: log in with the
-    # row as stored, or the session's auth hash would not match it.
-    user.refresh_from_db()
     client.force_login(user)
     return client
 

@@ -159,7 +159,6 @@ def test_render_png_without_cjk_font_falls_back(monkeypatch):
 
 
 def session_client(user) -> Client:
-    user.refresh_from_db()
     client = Client()
     client.force_login(user)
     return client
