@@ -281,6 +281,8 @@ WECHAT_TIMEOUT = env_float("WECHAT_TIMEOUT", 5.0)
 
 # --- Huiliao ----------------------------------------------------------------------------
 HUILIAO_PUBLIC_URL = env_str("HUILIAO_PUBLIC_URL").rstrip("/")
+# A font file with Chinese glyphs for QR captions; empty: the first CJK font installed.
+HUILIAO_QR_FONT = env_str("HUILIAO_QR_FONT")
 HUILIAO_MAX_ROOM_DAYS = env_int("HUILIAO_MAX_ROOM_DAYS", 30)
 # Posting throttle per member per room: at most POST_RATE_COUNT messages in POST_RATE_SECONDS.
 HUILIAO_POST_RATE_COUNT = env_int("HUILIAO_POST_RATE_COUNT", 10)

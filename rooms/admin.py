@@ -183,9 +183,26 @@ def membership_apply(form: MembershipForm) -> Membership:
     return membership
 
 
+INLINE_MEMBERS = 50
+
+
+class RecentMembersFormSet(forms.BaseInlineFormSet):
+    """Only the most recent members: a conference room of thousands would make a page
+    too big to use and a form with more fields than Django accepts in one request. The
+    Members list has them all."""
+
+    def get_queryset(self):
+        if not hasattr(self, "_recent"):
+            rows = super().get_queryset()
+            recent = list(rows.values_list("pk", flat=True)[:INLINE_MEMBERS])
+            self._recent = rows.filter(pk__in=recent)
+        return self._recent
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
     form = MembershipForm
+    formset = RecentMembersFormSet
     fields = [
         "display_name",
         "member_user",
@@ -202,7 +219,7 @@ class MembershipInline(admin.TabularInline):
     can_delete = False
     show_change_link = True
     verbose_name = _("member")
-    verbose_name_plural = _("members")
+    verbose_name_plural = _("members (the 50 who joined last; all of them under Members)")
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -211,7 +228,7 @@ class MembershipInline(admin.TabularInline):
         return False
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("user").order_by("joined_at", "id")
+        return super().get_queryset(request).select_related("user").order_by("-joined_at", "-id")
 
     @admin.display(description=_("user"))
     def member_user(self, membership: Membership) -> str:

@@ -66,7 +66,7 @@ def storage_name(room: Room) -> str:
 
 @lru_cache(maxsize=1)
 def _font_file() -> tuple[str, int] | None:
-    configured = os.environ.get("HUILIAO_QR_FONT", "").strip()
+    configured = settings.HUILIAO_QR_FONT
     if configured and os.path.exists(configured):
         return configured, 0
     for path, index in FONT_CANDIDATES:

@@ -584,3 +584,33 @@ def test_room_changelist_translated(organiser, organiser_client, language):
     else:
         for text in ["Rooms", "Close now", "Extend by a day", "Export history as CSV", "expired"]:
             assert text in content, text
+
+
+def test_member_inline_shows_the_50_who_joined_last(organiser, organiser_client):
+    room = RoomFactory(owner=organiser)
+    members = [join(room, display_name=f"m{index}") for index in range(51)]
+    response = organiser_client.get(change_url(room))
+    (formset,) = [f.formset for f in response.context["inline_admin_formsets"]]
+    shown = [form.instance.display_name for form in formset.forms]
+    assert shown == [m.display_name for m in reversed(members)][:50]
+    data = room_form_data(room)
+    # Post only what the page showed, as a browser would.
+    rows = list(formset.get_queryset())
+    data = {k: v for k, v in data.items() if not k.startswith("memberships-")}
+    data.update(
+        {
+            "memberships-TOTAL_FORMS": "50",
+            "memberships-INITIAL_FORMS": "50",
+            "memberships-MIN_NUM_FORMS": "0",
+            "memberships-MAX_NUM_FORMS": "0",
+        }
+    )
+    for index, membership in enumerate(rows):
+        data[f"memberships-{index}-id"] = str(membership.pk)
+        data[f"memberships-{index}-room"] = str(room.pk)
+        data[f"memberships-{index}-role"] = membership.role
+    data["memberships-0-banned"] = "on"
+    assert organiser_client.post(change_url(room), data).status_code == 302
+    assert list(Membership.objects.filter(banned=True).values_list("display_name", flat=True)) == [
+        "m50"
+    ]

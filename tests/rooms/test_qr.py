@@ -134,6 +134,17 @@ def test_qrcode_banned_member_is_403(room):
     assert response.json() == {"detail": "You have been removed from this room.", "code": "banned"}
 
 
+def test_render_png_font_from_setting(settings):
+    settings.HUILIAO_QR_FONT = "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc"
+    qr._font_file.cache_clear()
+    try:
+        if qr._font_file() is None:
+            pytest.skip("Debian's fonts-noto-cjk is not installed")
+        assert qr._font_file() == (settings.HUILIAO_QR_FONT, 0)
+    finally:
+        qr._font_file.cache_clear()
+
+
 def test_render_png_chinese_caption_with_cjk_font():
     assert qr._font_file() is not None  # fonts-noto-cjk (or another CJK font) is installed
     png = qr.render_png(
@@ -142,10 +153,10 @@ def test_render_png_chinese_caption_with_cjk_font():
     assert decode(png) == ["https://chat.example.org/r/ABCDEFGH/"]
 
 
-def test_render_png_without_cjk_font_falls_back(monkeypatch):
+def test_render_png_without_cjk_font_falls_back(monkeypatch, settings):
     monkeypatch.setattr(qr, "FONT_CANDIDATES", [])
     monkeypatch.setattr(qr, "FONT_GLOBS", [])
-    monkeypatch.delenv("HUILIAO_QR_FONT", raising=False)
+    settings.HUILIAO_QR_FONT = ""
     qr._font_file.cache_clear()
     try:
         assert qr._font_file() is None
