@@ -50,9 +50,12 @@ class QRCodeView(APIView):
         room, _membership = selectors.room_get_for_reader(code=code, user=request.user)
         url = qr.join_url(room, request)
         name = qr.qr_ensure(room=room, url=url)
-        return Response(
-            {"url": request.build_absolute_uri(default_storage.url(name)), "join_url": url}
-        )
+        image_url = default_storage.url(name)
+        if image_url.startswith("/"):
+            # Media on this site: the same public base as the join URL (a CDN's URL is
+            # absolute already).
+            image_url = qr.public_base_url(request) + image_url
+        return Response({"url": image_url, "join_url": url})
 
 
 class QRCodePNGView(APIView):

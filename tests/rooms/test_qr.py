@@ -45,9 +45,10 @@ def test_qrcode_url_points_at_stored_png(room, member):
 def test_qrcode_uses_public_url_setting(settings, room, member):
     settings.HUILIAO_PUBLIC_URL = "https://chat.example.org"
     client = api_client_for(member)
-    assert client.get(f"/api/v1/rooms/{room.code}/qrcode").json()["join_url"] == (
-        f"https://chat.example.org/r/{room.code}/"
-    )
+    assert client.get(f"/api/v1/rooms/{room.code}/qrcode").json() == {
+        "url": f"https://chat.example.org/media/qrcodes/{room.code}.png",
+        "join_url": f"https://chat.example.org/r/{room.code}/",
+    }
     png = client.get(f"/api/v1/rooms/{room.code}/qrcode.png").content
     assert decode(png) == [f"https://chat.example.org/r/{room.code}/"]
 
