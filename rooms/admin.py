@@ -336,6 +336,11 @@ class RoomAdmin(admin.ModelAdmin):
             (_("Share"), {"fields": ["join_link", "qr_image", "related_links", "last_seq"]}),
         ]
 
+    def get_list_filter(self, request):
+        if request.user.is_superuser:
+            return [RoomStatusFilter, ("owner", admin.RelatedOnlyFieldListFilter)]
+        return self.list_filter
+
     def get_readonly_fields(self, request, obj=None):
         fields = list(self.readonly_fields)
         if obj is not None and obj.closed_at is not None:

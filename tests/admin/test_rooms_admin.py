@@ -614,3 +614,16 @@ def test_membership_changelist_queries_fixed_with_1_and_3_members(organiser, org
     with CaptureQueriesContext(connection) as three:
         assert len(organiser_client.get(url).context["cl"].result_list) == 3
     assert len(one.captured_queries) == len(three.captured_queries)
+
+
+def test_room_changelist_superuser_filters_by_owner(organiser, other_organiser, superuser_client):
+    RoomFactory(owner=organiser)
+    theirs = RoomFactory(owner=other_organiser)
+    response = superuser_client.get(f"{CHANGELIST}?owner__id__exact={other_organiser.pk}")
+    assert listed_codes(response) == [theirs.code]
+
+
+def test_room_changelist_organiser_has_no_owner_filter(organiser, organiser_client):
+    RoomFactory(owner=organiser)
+    response = organiser_client.get(CHANGELIST)
+    assert [spec.title for spec in response.context["cl"].filter_specs] == ["status"]
