@@ -28,7 +28,8 @@ class MessageAdmin(admin.ModelAdmin):
     list_filter = [("room", OwnRoomsFilter), "hidden", "kind"]
     search_fields = ["body", "room__code"]
     list_select_related = ["room", "sender"]
-    ordering = ["room", "-seq"]
+    # Newest first, in the direction the (room, seq) index can be read backwards.
+    ordering = ["-room", "-seq"]
     fields = ["room", "seq", "sender_name", "kind", "body", "created_at", "hidden"]
     readonly_fields = ["room", "seq", "sender_name", "kind", "body", "created_at"]
     actions = ["hide_messages", "unhide_messages"]

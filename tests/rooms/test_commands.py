@@ -145,6 +145,21 @@ def test_purge_rooms_deletes_history_of_rooms_closed_long_ago(db):
     )
 
 
+def test_purge_rooms_includes_rooms_expired_long_ago_but_never_closed(db):
+    expired = RoomFactory()
+    post(expired, expired.owner, "old")
+    expire(expired, dt.timedelta(days=31))
+    recently_expired = RoomFactory()
+    post(recently_expired, recently_expired.owner, "recent")
+    expire(recently_expired, dt.timedelta(days=2))
+    out = run("purge_rooms", "--older-than", "30")
+    assert out.splitlines() == [
+        f"purged {expired.code}: 1 messages, 1 members",
+        "purged 1 room(s): 1 messages, 1 members in 2 batches",
+    ]
+    assert Message.objects.filter(room=recently_expired).count() == 1
+
+
 def test_purge_rooms_dry_run_counts_and_deletes_nothing(db):
     old = closed_room(40, messages=4)
     out = run("purge_rooms", "--older-than", "30", "--dry-run")

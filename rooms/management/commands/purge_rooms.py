@@ -1,4 +1,4 @@
-"""Delete the history of rooms closed long ago: their messages and their members.
+"""Delete the history of rooms closed (or expired) long ago: their messages and members.
 
 The room rows stay (a stale link still answers "this room has been closed", and the
 owner's list still shows it). Messages go in seq ranges of --batch, each range in its
@@ -11,14 +11,14 @@ import datetime as dt
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
-from django.db.models import Max, Min
+from django.db.models import Max, Min, Q
 from django.utils import timezone
 
 from rooms.models import Membership, Room
 
 
 class Command(BaseCommand):
-    help = "Delete messages and members of rooms closed more than --older-than DAYS ago."
+    help = "Delete messages and members of rooms closed or expired more than DAYS ago."
 
     def add_arguments(self, parser):
         parser.add_argument("--older-than", type=int, required=True, metavar="DAYS")
@@ -35,7 +35,11 @@ class Command(BaseCommand):
         # Looked up by name: rooms must not import history (history depends on rooms).
         Message = apps.get_model("history", "Message")
         cutoff = timezone.now() - dt.timedelta(days=older_than)
-        rooms = Room.objects.filter(closed_at__lt=cutoff).order_by("closed_at", "id")
+        # Rooms that expired that long ago count too, even if expire_rooms never ran:
+        # an expired room is as read-only as a closed one.
+        rooms = Room.objects.filter(
+            Q(closed_at__lt=cutoff) | Q(closed_at__isnull=True, expires_at__lt=cutoff)
+        ).order_by("id")
         totals = {"rooms": 0, "messages": 0, "members": 0, "batches": 0}
         for room in rooms.iterator(chunk_size=500):
             messages = Message.objects.filter(room=room)
