@@ -3,7 +3,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 
 from tests.factories import StaffFactory, UserFactory
-from tests.live import listening
+from tests.room_listener import listening
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from accounts.models import User
 from history.models import Message
 from rooms.models import Membership, Room
 from tests.factories import RoomFactory, join, post
-from tests.live import listening
+from tests.room_listener import listening
 
 
 def run(*args) -> str:
