@@ -6,7 +6,7 @@ import secrets
 
 from django.conf import settings
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
@@ -52,7 +52,9 @@ class Command(BaseCommand):
             organiser.is_staff = True
             organiser.is_active = True
             organiser.save()
-            group, _ = Group.objects.get_or_create(name=GROUP)
+            group = Group.objects.filter(name=GROUP).first()
+            if group is None:
+                raise CommandError(f'The "{GROUP}" group is missing: run manage.py migrate.')
             organiser.groups.add(group)
 
         room = (
