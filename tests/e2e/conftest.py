@@ -118,7 +118,7 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session")
-def live_server(django_db_setup, django_db_blocker, tmp_path_factory):
+def daphne_server(django_db_setup, django_db_blocker, tmp_path_factory):
     log_path = tmp_path_factory.mktemp("daphne") / "daphne.log"
     server = LiveServer(log_path)
     with django_db_blocker.unblock():
@@ -152,7 +152,7 @@ def browser(chromium_path, _browsers):
 
 
 @pytest.fixture
-def new_context(browser, live_server, transactional_db):
+def new_context(browser, daphne_server, transactional_db):
     """Make a phone-sized browser context on the live server; closed after the test."""
     contexts = []
 
@@ -160,7 +160,7 @@ def new_context(browser, live_server, transactional_db):
         options.setdefault("viewport", PHONE)
         options.setdefault("device_scale_factor", 2)
         options.setdefault("locale", "en-US")
-        context = browser.new_context(base_url=live_server.url, **options)
+        context = browser.new_context(base_url=daphne_server.url, **options)
         context.set_default_timeout(15_000)
         contexts.append(context)
         return context

@@ -110,7 +110,7 @@ def test_message_with_markup_shows_as_text(new_context, screenshot):
     screenshot(page, "xss")
 
 
-def test_restart_mid_chat_shows_every_message_once(new_context, live_server, screenshot):
+def test_restart_mid_chat_shows_every_message_once(new_context, daphne_server, screenshot):
     room = RoomFactory(name="Restart")
     ann, bob = new_context().new_page(), new_context().new_page()
     join_as(ann, room, "Ann")
@@ -120,13 +120,13 @@ def test_restart_mid_chat_shows_every_message_once(new_context, live_server, scr
     expect(bubbles(ann, "before 2")).to_have_count(1)
     expect(bubbles(bob, "before 1")).to_have_count(1)
 
-    live_server.stop()
+    daphne_server.stop()
     expect(ann.locator("#connection")).to_have_text(re.compile("Reconnecting"))
     # Sent while the server is down: it fails, and goes again with the same client_id.
     send(ann, "during")
     expect(ann.locator("li.msg-mine[data-state=failed]")).to_have_count(1)
     screenshot(ann, "down")
-    live_server.start()
+    daphne_server.start()
 
     expect(ann.locator("#connection")).to_be_hidden(timeout=20_000)
     expect(bob.locator("#connection")).to_be_hidden(timeout=20_000)
