@@ -128,9 +128,23 @@ def daphne_server(django_db_setup, django_db_blocker, tmp_path_factory):
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package", autouse=True)
+def _orm_beside_playwright():
+    """Playwright's sync API keeps an asyncio loop marked as running in this thread, so
+    Django would refuse the tests' own ORM calls; they are plain sync code, so allow them.
+    Only for this package: the browser is stopped (and the loop with it) when it ends."""
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    yield
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture(scope="package")
 def _browsers():
-    """One Chromium for the whole session, launched by the first test that needs it."""
+    """One Chromium for these tests, launched by the first test that needs it."""
     launched = {}
     yield launched
     if launched:
