@@ -17,7 +17,9 @@ class UserFactory(factory.django.DjangoModelFactory):
     username = factory.Sequence(lambda n: f"user{n}")
     nickname = factory.Sequence(lambda n: f"Attendee {n}")
     kind = User.Kind.GUEST
-    password = factory.PostGenerationMethodCall("set_password", "correct horse battery")
+    # Hashed at build time and saved with the row (a post-generation set_password was never
+    # saved, so logging in, or force_login plus a request, failed).
+    password = factory.django.Password("correct horse battery")
 
 
 class WechatUserFactory(UserFactory):

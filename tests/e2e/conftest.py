@@ -12,10 +12,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 
 ROOT = Path(__file__).resolve().parents[2]
 PHONE = {"width": 360, "height": 740}
@@ -28,6 +29,21 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+def off_loop(fn, *args, **kwargs):
+    """Run ORM writes in a worker thread. Playwright's sync API keeps an asyncio loop
+    running in the test's thread, where publishing an event (async_to_sync) cannot run."""
+
+    def call():
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            # PostgreSQL will not drop the test database while this thread's connection lives.
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(call).result()
 
 
 def free_port() -> int:
@@ -131,8 +147,9 @@ def daphne_server(django_db_setup, django_db_blocker, tmp_path_factory):
 @pytest.fixture(scope="package", autouse=True)
 def _orm_beside_playwright():
     """Playwright's sync API keeps an asyncio loop marked as running in this thread, so
-    Django would refuse the tests' own ORM calls; they are plain sync code, so allow them.
-    Only for this package: the browser is stopped (and the loop with it) when it ends."""
+    Django would refuse the tests' own reads (refresh_from_db and the like); they are plain
+    sync code, so allow them. Writes go through `off_loop`. Only for this package: the
+    browser is stopped (and the loop with it) when the package ends."""
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     yield

@@ -7,6 +7,7 @@ from playwright.sync_api import expect
 
 from accounts.services import token_for
 from history import services as history_services
+from tests.e2e.conftest import off_loop
 from tests.factories import RoomFactory, join
 
 pytestmark = pytest.mark.e2e
@@ -38,7 +39,7 @@ def shown_seqs(page) -> list[int]:
 
 
 def test_two_guests_see_each_others_messages_live(new_context, screenshot):
-    room = RoomFactory(name="Keynote hall")
+    room = off_loop(RoomFactory, name="Keynote hall")
     ann, bob = new_context().new_page(), new_context().new_page()
     join_as(ann, room, "Ann")
     join_as(bob, room, "Bob")
@@ -63,7 +64,7 @@ def test_two_guests_see_each_others_messages_live(new_context, screenshot):
 
 def test_history_shows_newest_30_and_older_on_scroll_up(new_context, screenshot, settings):
     settings.HUILIAO_POST_RATE_COUNT = 1000
-    room = RoomFactory(name="Long talk")
+    room = off_loop(RoomFactory, name="Long talk")
     talker = join(room, display_name="Talker").user
     for n in range(1, 121):
         history_services.message_post(
@@ -95,7 +96,7 @@ def test_history_shows_newest_30_and_older_on_scroll_up(new_context, screenshot,
 
 
 def test_message_with_markup_shows_as_text(new_context, screenshot):
-    room = RoomFactory(name="<b>Room</b>")
+    room = off_loop(RoomFactory, name="<b>Room</b>")
     page = new_context().new_page()
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
@@ -111,7 +112,7 @@ def test_message_with_markup_shows_as_text(new_context, screenshot):
 
 
 def test_restart_mid_chat_shows_every_message_once(new_context, daphne_server, screenshot):
-    room = RoomFactory(name="Restart")
+    room = off_loop(RoomFactory, name="Restart")
     ann, bob = new_context().new_page(), new_context().new_page()
     join_as(ann, room, "Ann")
     join_as(bob, room, "Bob")
@@ -149,7 +150,7 @@ def test_restart_mid_chat_shows_every_message_once(new_context, daphne_server, s
 
 
 def test_chinese_browser_sees_chinese_ui(new_context, screenshot):
-    room = RoomFactory(name="主会场")
+    room = off_loop(RoomFactory, name="主会场")
     page = new_context(locale="zh-CN").new_page()
     page.goto("/")
     expect(page.locator("h2", has_text="输入房间号")).to_be_visible()
@@ -177,7 +178,7 @@ def test_geofenced_room_rejects_far_visitor_and_admits_near_one(new_context, scr
     venue = {"latitude": 31.2304, "longitude": 121.4737}
     from rooms.services import Geofence
 
-    room = RoomFactory(name="At the venue", geofence=Geofence(radius_m=200, **venue))
+    room = off_loop(RoomFactory, name="At the venue", geofence=Geofence(radius_m=200, **venue))
     # 10 km north of the venue, and 20 m north of its centre (1 degree of latitude ≈ 111 km).
     far = new_context(
         geolocation={
@@ -212,7 +213,7 @@ def test_geofenced_room_rejects_far_visitor_and_admits_near_one(new_context, scr
 
 
 def test_closed_room_is_read_only_for_members(new_context, screenshot):
-    room = RoomFactory(name="Closing soon")
+    room = off_loop(RoomFactory, name="Closing soon")
     context = new_context()
     page = context.new_page()
     join_as(page, room, "Reader")

@@ -4,13 +4,14 @@ import pytest
 from playwright.sync_api import expect
 
 from rooms.models import Room
+from tests.e2e.conftest import off_loop
 from tests.factories import StaffFactory
 
 pytestmark = pytest.mark.e2e
 
 
 def test_organiser_creates_room_and_sees_qr(new_context, screenshot):
-    organiser = StaffFactory(nickname="Organiser")
+    organiser = off_loop(StaffFactory, nickname="Organiser")
     venue = {"latitude": 39.9042, "longitude": 116.4074}
     page = new_context(geolocation=venue, permissions=["geolocation"]).new_page()
 
