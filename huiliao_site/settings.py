@@ -274,6 +274,13 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a field called `kind`; name each choice set once.
+    "ENUM_NAME_OVERRIDES": {
+        "UserKindEnum": "accounts.models.User.Kind",
+        "MessageKindEnum": "history.models.Message.Kind",
+        "MembershipRoleEnum": "rooms.models.Membership.Role",
+        "RoomStatusEnum": "rooms.models.Room.Status",
+    },
 }
 
 # --- WeChat -----------------------------------------------------------------------------

@@ -34,12 +34,17 @@ def membership_get(*, room: Room, user: User) -> Membership | None:
 def room_get_for_member(*, code: str, user: User) -> tuple[Room, Membership]:
     """The room and the caller's current membership; 404 unknown, 403 not a member/banned."""
     room = room_get(code=code)
+    return room, membership_get_current(room=room, user=user)
+
+
+def membership_get_current(*, room: Room, user: User) -> Membership:
+    """The caller's current membership of `room`; 403 when banned or not a member."""
     membership = membership_get(room=room, user=user)
     if membership is not None and membership.banned:
         raise PermissionDenied("You have been removed from this room.", code="banned")
     if membership is None or membership.left_at is not None:
         raise PermissionDenied("Enter the room first.", code="not_member")
-    return room, membership
+    return membership
 
 
 def room_get_for_reader(*, code: str, user: User) -> tuple[Room, Membership | None]:
@@ -47,7 +52,8 @@ def room_get_for_reader(*, code: str, user: User) -> tuple[Room, Membership | No
     room = room_get(code=code)
     if user_can_manage_room(user=user, room=room):
         return room, membership_get(room=room, user=user)
-    return room_get_for_member(code=code, user=user)
+    # Not room_get_for_member: that would fetch the room a second time.
+    return room, membership_get_current(room=room, user=user)
 
 
 def user_can_manage_room(*, user: User, room: Room) -> bool:

@@ -1,0 +1,197 @@
+"""The seed's history package as REST, plus enter/leave (they post the "X joined" /
+"X left" notices, and only history writes to the message stream)."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from history import selectors, services
+from history.events import message_payload
+from history.models import Message
+from history.selectors import PAGE_DEFAULT, PAGE_MAX
+from history.services import BODY_MAX, CLIENT_ID_MAX
+from rooms import selectors as room_selectors
+from rooms.api import (
+    RoomDetailSerializer,
+    UtcDateTimeField,
+    error_responses,
+    latitude_field,
+    longitude_field,
+    room_detail,
+    validated_query,
+)
+
+
+class EnterSerializer(serializers.Serializer):
+    latitude = latitude_field(required=False, allow_null=True, default=None)
+    longitude = longitude_field(required=False, allow_null=True, default=None)
+    display_name = serializers.CharField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_length=1,
+        max_length=32,
+        help_text="What others see; defaults to my nickname (or my current display name).",
+    )
+
+    def validate(self, attrs):
+        if (attrs["latitude"] is None) != (attrs["longitude"] is None):
+            raise serializers.ValidationError("Send both latitude and longitude, or neither.")
+        return attrs
+
+
+class MessagePostSerializer(serializers.Serializer):
+    body = serializers.CharField(
+        max_length=BODY_MAX, help_text=f"1 to {BODY_MAX} characters after trimming."
+    )
+    client_id = serializers.CharField(
+        max_length=CLIENT_ID_MAX,
+        help_text="A fresh id (a UUID) per message: re-sending it returns the stored message.",
+    )
+
+
+class MessagesQuerySerializer(serializers.Serializer):
+    after = serializers.IntegerField(
+        required=False, min_value=0, help_text="The first `limit` messages above this seq."
+    )
+    before = serializers.IntegerField(
+        required=False, min_value=1, help_text="The last `limit` messages below this seq."
+    )
+    limit = serializers.IntegerField(
+        required=False, min_value=1, max_value=PAGE_MAX, default=PAGE_DEFAULT
+    )
+
+    def validate(self, attrs):
+        if "after" in attrs and "before" in attrs:
+            raise serializers.ValidationError("Use either after or before, not both.")
+        return attrs
+
+
+class SenderSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    display_name = serializers.CharField()
+    avatar_url = serializers.CharField()
+
+
+class MessageSerializer(serializers.Serializer):
+    """For the schema only: responses are `history.events.message_payload`, the same
+    shape as the socket's `message` frame."""
+
+    seq = serializers.IntegerField()
+    client_id = serializers.CharField(allow_null=True)
+    sender = SenderSerializer(allow_null=True, help_text="null for system notices.")
+    kind = serializers.ChoiceField(choices=Message.Kind.choices)
+    body = serializers.CharField(help_text="Empty when hidden.")
+    hidden = serializers.BooleanField()
+    created_at = UtcDateTimeField()
+
+
+class MessagePageSerializer(serializers.Serializer):
+    results = MessageSerializer(many=True, help_text="Ascending seq.")
+    has_more = serializers.BooleanField(
+        help_text="More messages exist beyond this page in the direction of travel."
+    )
+
+
+class MessagesInfoSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    first_seq = serializers.IntegerField(allow_null=True)
+    last_seq = serializers.IntegerField(allow_null=True)
+
+
+class EnterView(APIView):
+    @extend_schema(
+        operation_id="rooms_enter",
+        request=EnterSerializer,
+        responses={200: RoomDetailSerializer, **error_responses(400, 401, 403, 404, 410)},
+        description="Enter the room (the seed's enterChatRoom), or change my display name "
+        "by entering again. A geofenced room needs my coordinates (400 "
+        "`location_required`) within its radius (403 `outside_geofence`); its owner is "
+        'always let in. Posts "<name> joined" when I was not in the room.',
+    )
+    def post(self, request, code):
+        data = EnterSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        room = room_selectors.room_get(code=code)
+        result = services.member_enter(room=room, user=request.user, **data.validated_data)
+        return Response(room_detail(room=room, user=request.user, membership=result.membership))
+
+
+class LeaveView(APIView):
+    @extend_schema(
+        operation_id="rooms_leave",
+        request=None,
+        responses={204: None, **error_responses(401, 404)},
+        description='Leave the room (the seed\'s leaveChatRoom); posts "<name> left" and '
+        "closes my sockets in it. Leaving a room I am not in is harmless.",
+    )
+    def post(self, request, code):
+        room = room_selectors.room_get(code=code)
+        services.member_leave(room=room, user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MessagesView(APIView):
+    @extend_schema(
+        operation_id="rooms_messages_list",
+        parameters=[MessagesQuerySerializer],
+        responses={200: MessagePageSerializer, **error_responses(400, 401, 403, 404)},
+        description="A page of history in ascending seq: `after` catches up, `before` "
+        "scrolls back, neither gives the newest page. Members (and managers) only; works "
+        "after the room closed.",
+    )
+    def get(self, request, code):
+        query = validated_query(MessagesQuerySerializer, request)
+        room, _membership = room_selectors.room_get_for_reader(code=code, user=request.user)
+        page, has_more = selectors.messages_page(
+            room=room, after=query.get("after"), before=query.get("before"), limit=query["limit"]
+        )
+        return Response({"results": [message_payload(m) for m in page], "has_more": has_more})
+
+    @extend_schema(
+        operation_id="rooms_messages_post",
+        request=MessagePostSerializer,
+        responses={
+            201: MessageSerializer,
+            200: MessageSerializer,
+            **error_responses(400, 401, 403, 404, 410, 429),
+        },
+        description="Post a message (the seed's appendHistory): current, unmuted members of "
+        "an open room. 201 when stored; 200 with the stored message when this `client_id` "
+        "was already posted by me (nothing is stored twice). 429 `rate_limited` with "
+        "`Retry-After` past HUILIAO_POST_RATE_COUNT messages in HUILIAO_POST_RATE_SECONDS.",
+    )
+    def post(self, request, code):
+        data = MessagePostSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        room = room_selectors.room_get(code=code)
+        message, created = services.message_post(
+            room=room, user=request.user, **data.validated_data
+        )
+        return Response(
+            message_payload(message),
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class MessagesInfoView(APIView):
+    @extend_schema(
+        operation_id="rooms_messages_info",
+        responses={200: MessagesInfoSerializer, **error_responses(401, 403, 404)},
+        description="How much history there is (the seed's getHistoryCount / getHistoryListInfo).",
+    )
+    def get(self, request, code):
+        room, _membership = room_selectors.room_get_for_reader(code=code, user=request.user)
+        return Response(selectors.messages_info(room=room))
+
+
+class MessageDetailView(APIView):
+    @extend_schema(
+        operation_id="rooms_messages_get",
+        responses={200: MessageSerializer, **error_responses(401, 403, 404)},
+        description="One message by its seq (the seed's getHistory).",
+    )
+    def get(self, request, code, seq):
+        room, _membership = room_selectors.room_get_for_reader(code=code, user=request.user)
+        return Response(message_payload(selectors.message_get(room=room, seq=seq)))

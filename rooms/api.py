@@ -1,0 +1,448 @@
+"""The seed's chatroom package as REST: create, list, nearby, info, close, announcement,
+members. Views validate with an input serializer, call one selector or service, and answer
+with an output serializer; every refusal is a DomainError raised by a selector/service.
+
+Enter/leave live in history.api: they write join/leave notices to the message stream,
+which only the history app may do.
+"""
+
+import base64
+import datetime as dt
+import json
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from accounts.api import ErrorSerializer, PublicUserSerializer
+from accounts.models import User
+from huiliao_site.errors import InvalidInput, PermissionDenied
+from rooms import selectors, services
+from rooms.models import GEOFENCE_MAX_RADIUS_M, GEOFENCE_MIN_RADIUS_M, Membership, Room
+
+LIST_DEFAULT = 50
+LIST_MAX = 100
+
+
+def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
+    return {code: OpenApiResponse(ErrorSerializer) for code in statuses}
+
+
+# --- Fields -------------------------------------------------------------------------------
+
+
+class UtcDateTimeField(serializers.DateTimeField):
+    """Every time in the API is UTC with a `Z`, the same as the message frames."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("default_timezone", dt.UTC)
+        super().__init__(**kwargs)
+
+
+def latitude_field(**kwargs) -> serializers.FloatField:
+    # DRF's FloatField refuses nan and inf, which would slip through min/max checks.
+    return serializers.FloatField(min_value=-90, max_value=90, **kwargs)
+
+
+def longitude_field(**kwargs) -> serializers.FloatField:
+    return serializers.FloatField(min_value=-180, max_value=180, **kwargs)
+
+
+# --- Keyset cursors -----------------------------------------------------------------------
+# Lists of rooms and members page by keyset on (a time, a public unique key). The cursor is
+# opaque to clients (base64 of both values), so no database id ever reaches a URL.
+
+
+def encode_cursor(moment: dt.datetime, key: str) -> str:
+    raw = json.dumps([moment.isoformat(), str(key)], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        moment, key = json.loads(raw)
+        parsed = dt.datetime.fromisoformat(moment)
+        if parsed.tzinfo is None or not isinstance(key, str):
+            raise ValueError(cursor)
+    except (ValueError, TypeError, json.JSONDecodeError) as exc:
+        raise InvalidInput("cursor is not one this API gave out.", code="invalid_cursor") from exc
+    return parsed, key
+
+
+class CursorQuerySerializer(serializers.Serializer):
+    cursor = serializers.CharField(required=False, max_length=200)
+    limit = serializers.IntegerField(
+        required=False, min_value=1, max_value=LIST_MAX, default=LIST_DEFAULT
+    )
+
+
+def keyset_page(
+    rows: QuerySet, *, time_field: str, key_field: str, descending: bool, cursor, limit
+):
+    """One page of `rows` ordered by (time_field, key_field), and the next cursor or None."""
+    sign = "-" if descending else ""
+    rows = rows.order_by(f"{sign}{time_field}", f"{sign}{key_field}")
+    if cursor:
+        moment, key = decode_cursor(cursor)
+        op = "lt" if descending else "gt"
+        rows = rows.filter(
+            Q(**{f"{time_field}__{op}": moment})
+            | Q(**{time_field: moment, f"{key_field}__{op}": key})
+        )
+    page = list(rows[: limit + 1])
+    more = len(page) > limit
+    page = page[:limit]
+    if not more:
+        return page, None
+    last = page[-1]
+    return page, encode_cursor(_get_path(last, time_field), _get_path(last, key_field))
+
+
+def _get_path(obj, path: str):
+    for part in path.split("__"):
+        obj = getattr(obj, part)
+    return obj
+
+
+# --- Serializers --------------------------------------------------------------------------
+
+
+class GeofenceSerializer(serializers.Serializer):
+    latitude = latitude_field()
+    longitude = longitude_field()
+    radius_m = serializers.IntegerField(
+        min_value=GEOFENCE_MIN_RADIUS_M, max_value=GEOFENCE_MAX_RADIUS_M
+    )
+
+
+class RoomCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(min_length=1, max_length=64)
+    expires_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="In the future, at most HUILIAO_MAX_ROOM_DAYS (default 30) days away; "
+        "null or absent: the room never expires.",
+    )
+    geofence = GeofenceSerializer(
+        required=False, allow_null=True, default=None, help_text="null or absent: open to anyone."
+    )
+
+    def validate_expires_at(self, value: dt.datetime | None) -> dt.datetime | None:
+        if value is None:
+            return None
+        now = timezone.now()
+        if value <= now:
+            raise serializers.ValidationError("Must be in the future.")
+        if value > now + dt.timedelta(days=settings.HUILIAO_MAX_ROOM_DAYS):
+            raise serializers.ValidationError(
+                f"Must be at most {settings.HUILIAO_MAX_ROOM_DAYS} days away."
+            )
+        return value
+
+
+class RoomListQuerySerializer(CursorQuerySerializer):
+    role = serializers.ChoiceField(
+        choices=[Membership.Role.OWNER, Membership.Role.MEMBER],
+        required=False,
+        help_text="owner: rooms I created; member: rooms I entered and do not own; absent: both.",
+    )
+
+
+class NearbyQuerySerializer(serializers.Serializer):
+    latitude = latitude_field()
+    longitude = longitude_field()
+
+
+class AnnouncementSerializer(serializers.Serializer):
+    text = serializers.CharField(allow_blank=True, max_length=2000)
+    updated_at = UtcDateTimeField(allow_null=True, read_only=True)
+
+
+class RoomSummarySerializer(serializers.Serializer):
+    """A room as lists show it."""
+
+    code = serializers.CharField()
+    name = serializers.CharField()
+    owner = PublicUserSerializer()
+    status = serializers.ChoiceField(choices=Room.Status.choices)
+    created_at = UtcDateTimeField()
+    expires_at = UtcDateTimeField(allow_null=True)
+    closed_at = UtcDateTimeField(allow_null=True)
+    geofence = GeofenceSerializer(allow_null=True)
+    member_count = serializers.IntegerField()
+    last_seq = serializers.IntegerField()
+
+
+class MyRoomSerializer(RoomSummarySerializer):
+    my_role = serializers.ChoiceField(choices=Membership.Role.choices, allow_null=True)
+
+
+class NearbyRoomSerializer(RoomSummarySerializer):
+    distance_m = serializers.IntegerField(help_text="Metres from the given point to the venue.")
+
+
+class RoomDetailSerializer(RoomSummarySerializer):
+    is_member = serializers.BooleanField(help_text="Whether I am a current member.")
+    my_role = serializers.ChoiceField(
+        choices=Membership.Role.choices, allow_null=True, help_text="null unless I am a member."
+    )
+    my_display_name = serializers.CharField(allow_null=True)
+    can_manage = serializers.BooleanField(help_text="Whether I may close the room.")
+    announcement = AnnouncementSerializer(
+        allow_null=True, help_text="null for those who are not members."
+    )
+
+
+class RoomListSerializer(serializers.Serializer):
+    results = MyRoomSerializer(many=True)
+    next = serializers.CharField(allow_null=True, help_text="Cursor of the next page, or null.")
+
+
+class NearbyListSerializer(serializers.Serializer):
+    results = NearbyRoomSerializer(many=True)
+
+
+class MemberSerializer(serializers.Serializer):
+    """What others see of a member: never their account details."""
+
+    display_name = serializers.CharField()
+    avatar_url = serializers.CharField(source="user.avatar_url")
+    role = serializers.ChoiceField(choices=Membership.Role.choices)
+
+
+class MemberListSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    results = MemberSerializer(many=True)
+    next = serializers.CharField(allow_null=True, help_text="Cursor of the next page, or null.")
+
+
+# --- Payload builders (shared with history.api) -------------------------------------------
+
+
+def geofence_of(room: Room) -> dict | None:
+    if not room.has_geofence:
+        return None
+    return {"latitude": room.latitude, "longitude": room.longitude, "radius_m": room.radius_m}
+
+
+def room_summary(room: Room, *, member_count: int) -> dict:
+    return {
+        "code": room.code,
+        "name": room.name,
+        "owner": room.owner,
+        "status": room.status,
+        "created_at": room.created_at,
+        "expires_at": room.expires_at,
+        "closed_at": room.closed_at,
+        "geofence": geofence_of(room),
+        "member_count": member_count,
+        "last_seq": room.last_seq,
+    }
+
+
+def room_detail(*, room: Room, user: User, membership: Membership | None) -> dict:
+    """The room as `user` sees it; `membership` is theirs (or None)."""
+    current = membership if membership is not None and membership.is_current else None
+    can_manage = selectors.user_can_manage_room(user=user, room=room)
+    readable = current is not None or can_manage
+    data = room_summary(room, member_count=selectors.member_count(room=room))
+    data.update(
+        is_member=current is not None,
+        my_role=current.role if current else None,
+        my_display_name=current.display_name if current else None,
+        can_manage=can_manage,
+        announcement=(
+            {"text": room.announcement, "updated_at": room.announcement_updated_at}
+            if readable
+            else None
+        ),
+    )
+    return RoomDetailSerializer(data).data
+
+
+def validated_query(serializer_class, request) -> dict:
+    data = serializer_class(data=request.query_params)
+    data.is_valid(raise_exception=True)
+    return data.validated_data
+
+
+# --- Views --------------------------------------------------------------------------------
+
+
+class RoomCreateThrottle(ScopedRateThrottle):
+    """Only creating is throttled, not listing."""
+
+    def allow_request(self, request, view):
+        if request.method != "POST":
+            return True
+        return super().allow_request(request, view)
+
+
+class RoomListView(APIView):
+    throttle_classes = [RoomCreateThrottle]
+    throttle_scope = "room_create"
+
+    @extend_schema(
+        operation_id="rooms_list",
+        parameters=[RoomListQuerySerializer],
+        responses={200: RoomListSerializer, **error_responses(400, 401)},
+        description="Rooms I own and/or am a current member of, newest first, each with my "
+        "role (the seed's listChatRoom / listAllChatRoom). Keyset-paged by `cursor`.",
+    )
+    def get(self, request):
+        query = validated_query(RoomListQuerySerializer, request)
+        rooms = selectors.rooms_for_user(user=request.user, role=query.get("role"))
+        page, cursor = keyset_page(
+            rooms,
+            time_field="created_at",
+            key_field="code",
+            descending=True,
+            cursor=query.get("cursor"),
+            limit=query["limit"],
+        )
+        results = []
+        for room in page:
+            item = room_summary(room, member_count=room.member_count)
+            # The owner who left their room still owns it.
+            item["my_role"] = room.my_role or (
+                Membership.Role.OWNER if room.owner_id == request.user.pk else None
+            )
+            results.append(item)
+        return Response(RoomListSerializer({"results": results, "next": cursor}).data)
+
+    @extend_schema(
+        operation_id="rooms_create",
+        request=RoomCreateSerializer,
+        responses={201: RoomDetailSerializer, **error_responses(400, 401, 429)},
+        description="Create a room (the seed's createRoom); I become its owner and first "
+        "member. Throttled per user (HUILIAO_ROOM_CREATE_RATE).",
+    )
+    def post(self, request):
+        data = RoomCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fence = data.validated_data["geofence"]
+        room = services.room_create(
+            owner=request.user,
+            name=data.validated_data["name"],
+            expires_at=data.validated_data["expires_at"],
+            geofence=services.Geofence(**fence) if fence else None,
+        )
+        membership = selectors.membership_get(room=room, user=request.user)
+        return Response(
+            room_detail(room=room, user=request.user, membership=membership),
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class RoomNearbyView(APIView):
+    @extend_schema(
+        operation_id="rooms_nearby",
+        parameters=[NearbyQuerySerializer],
+        responses={200: NearbyListSerializer, **error_responses(400, 401)},
+        description="Open rooms whose geofence holds the point, nearest first (at most 50).",
+    )
+    def get(self, request):
+        query = validated_query(NearbyQuerySerializer, request)
+        rooms = selectors.rooms_nearby(latitude=query["latitude"], longitude=query["longitude"])
+        results = []
+        for room in rooms:
+            item = room_summary(room, member_count=room.member_count)
+            item["distance_m"] = round(room.distance_m)
+            results.append(item)
+        return Response(NearbyListSerializer({"results": results}).data)
+
+
+class RoomDetailView(APIView):
+    @extend_schema(
+        operation_id="rooms_get",
+        responses={200: RoomDetailSerializer, **error_responses(401, 404)},
+        description="Anyone signed in who knows the code sees the room (to decide whether "
+        "to enter); the announcement only members and managers.",
+    )
+    def get(self, request, code):
+        room = selectors.room_get(code=code)
+        membership = selectors.membership_get(room=room, user=request.user)
+        return Response(room_detail(room=room, user=request.user, membership=membership))
+
+    @extend_schema(
+        operation_id="rooms_close",
+        request=None,
+        responses={204: None, **error_responses(401, 403, 404)},
+        description="Close the room for good (the seed's destroyChatRoom): nobody enters or "
+        "posts, members keep reading its history, every socket gets `room_closed`. Only "
+        "its owner or a superuser; closing twice is harmless.",
+    )
+    def delete(self, request, code):
+        room = selectors.room_get(code=code)
+        if not selectors.user_can_manage_room(user=request.user, room=room):
+            raise PermissionDenied("Only the room's owner can close it.", code="not_owner")
+        services.room_close(room=room)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AnnouncementView(APIView):
+    @extend_schema(
+        operation_id="rooms_announcement_get",
+        responses={200: AnnouncementSerializer, **error_responses(401, 403, 404)},
+        description="The room's announcement (the seed's getBBS), for members.",
+    )
+    def get(self, request, code):
+        room, _membership = selectors.room_get_for_reader(code=code, user=request.user)
+        return Response(
+            AnnouncementSerializer(
+                {"text": room.announcement, "updated_at": room.announcement_updated_at}
+            ).data
+        )
+
+    @extend_schema(
+        operation_id="rooms_announcement_set",
+        request=AnnouncementSerializer,
+        responses={200: AnnouncementSerializer, **error_responses(400, 401, 403, 404, 410)},
+        description="Set the announcement (the seed's setBBS): owner or moderators of an "
+        "open room. Pushes an `announcement` frame.",
+    )
+    def put(self, request, code):
+        data = AnnouncementSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        room = selectors.room_get(code=code)
+        selectors.membership_check_can_moderate(room=room, user=request.user)
+        selectors.room_check_open(room=room)
+        room = services.announcement_set(room=room, text=data.validated_data["text"])
+        return Response(
+            AnnouncementSerializer(
+                {"text": room.announcement, "updated_at": room.announcement_updated_at}
+            ).data
+        )
+
+
+class MembersView(APIView):
+    @extend_schema(
+        operation_id="rooms_members",
+        parameters=[CursorQuerySerializer],
+        responses={200: MemberListSerializer, **error_responses(400, 401, 403, 404)},
+        description="Current members in the order they joined (the seed's getUserCount / "
+        "getUserList), keyset-paged by `cursor`. Members and managers only.",
+    )
+    def get(self, request, code):
+        query = validated_query(CursorQuerySerializer, request)
+        room, _membership = selectors.room_get_for_reader(code=code, user=request.user)
+        page, cursor = keyset_page(
+            selectors.members_current(room=room),
+            time_field="joined_at",
+            key_field="user_id",
+            descending=False,
+            cursor=query.get("cursor"),
+            limit=query["limit"],
+        )
+        return Response(
+            MemberListSerializer(
+                {"count": selectors.member_count(room=room), "results": page, "next": cursor}
+            ).data
+        )

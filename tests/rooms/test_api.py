@@ -1,0 +1,643 @@
+"""REST API for rooms: create, list, nearby, info, close, announcement, members."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from rooms import geo
+from rooms.events import iso_datetime as iso
+from rooms.models import CODE_ALPHABET, Membership, Room
+from tests.conftest import api_client_for
+from tests.factories import RoomFactory, StaffFactory, UserFactory, WechatUserFactory, join
+
+pytestmark = pytest.mark.django_db
+
+VENUE = {"latitude": 31.2304, "longitude": 121.4737, "radius_m": 200}
+
+
+def public(user) -> dict:
+    return {
+        "id": str(user.pk),
+        "nickname": user.nickname,
+        "avatar_url": user.avatar_url,
+        "kind": user.kind,
+    }
+
+
+def summary(room: Room, *, member_count: int) -> dict:
+    room.refresh_from_db()
+    return {
+        "code": room.code,
+        "name": room.name,
+        "owner": public(room.owner),
+        "status": room.status,
+        "created_at": iso(room.created_at),
+        "expires_at": iso(room.expires_at),
+        "closed_at": iso(room.closed_at),
+        "geofence": (
+            {"latitude": room.latitude, "longitude": room.longitude, "radius_m": room.radius_m}
+            if room.has_geofence
+            else None
+        ),
+        "member_count": member_count,
+        "last_seq": room.last_seq,
+    }
+
+
+def offset_north(latitude: float, metres: float) -> float:
+    """The latitude `metres` due north (a meridian arc, exact enough for metres)."""
+    return latitude + metres / geo.EARTH_RADIUS_M * 180 / 3.141592653589793
+
+
+# --- create -------------------------------------------------------------------------------
+
+
+def test_room_create_returns_detail_with_owner_as_member(user):
+    expires = timezone.now() + dt.timedelta(days=2)
+    response = api_client_for(user).post(
+        "/api/v1/rooms",
+        {"name": "  PyCon China  ", "expires_at": iso(expires), "geofence": VENUE},
+        format="json",
+    )
+    assert response.status_code == 201
+    room = Room.objects.get()
+    assert response.json() == {
+        **summary(room, member_count=1),
+        "is_member": True,
+        "my_role": "owner",
+        "my_display_name": user.nickname,
+        "can_manage": True,
+        "announcement": {"text": "", "updated_at": None},
+    }
+    assert room.name == "PyCon China"
+    assert len(room.code) == 8 and set(room.code) <= set(CODE_ALPHABET)
+
+
+def test_room_create_without_expiry_or_geofence_is_open_forever(user):
+    response = api_client_for(user).post("/api/v1/rooms", {"name": "Hall"}, format="json")
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["expires_at"], body["geofence"], body["status"]) == (None, None, "open")
+
+
+@pytest.mark.parametrize(
+    ("payload", "detail"),
+    [
+        ({"name": ""}, "name: This field may not be blank."),
+        ({"name": "   "}, "name: This field may not be blank."),
+        ({"name": "x" * 65}, "name: Ensure this field has no more than 64 characters."),
+        ({}, "name: This field is required."),
+        (
+            {"name": "ok", "geofence": {**VENUE, "latitude": 90.0001}},
+            "geofence: latitude: Ensure this value is less than or equal to 90.",
+        ),
+        (
+            {"name": "ok", "geofence": {**VENUE, "latitude": -90.0001}},
+            "geofence: latitude: Ensure this value is greater than or equal to -90.",
+        ),
+        (
+            {"name": "ok", "geofence": {**VENUE, "longitude": 180.5}},
+            "geofence: longitude: Ensure this value is less than or equal to 180.",
+        ),
+        (
+            {"name": "ok", "geofence": {**VENUE, "longitude": -180.5}},
+            "geofence: longitude: Ensure this value is greater than or equal to -180.",
+        ),
+        (
+            {"name": "ok", "geofence": {**VENUE, "radius_m": 49}},
+            "geofence: radius_m: Ensure this value is greater than or equal to 50.",
+        ),
+        (
+            {"name": "ok", "geofence": {**VENUE, "radius_m": 50_001}},
+            "geofence: radius_m: Ensure this value is less than or equal to 50000.",
+        ),
+        (
+            {"name": "ok", "geofence": {"latitude": 1, "longitude": 2}},
+            "geofence: radius_m: This field is required.",
+        ),
+    ],
+)
+def test_room_create_invalid_input_is_400(user, payload, detail):
+    response = api_client_for(user).post("/api/v1/rooms", payload, format="json")
+    assert response.status_code == 400
+    body = response.json()
+    assert (body["detail"], body["code"]) == (detail, "invalid")
+    assert not Room.objects.exists()
+
+
+def test_room_create_bounds_are_inclusive(user):
+    client = api_client_for(user)
+    for fence in (
+        {"latitude": 90, "longitude": 180, "radius_m": 50},
+        {"latitude": -90, "longitude": -180, "radius_m": 50_000},
+    ):
+        response = client.post(
+            "/api/v1/rooms", {"name": "x" * 64, "geofence": fence}, format="json"
+        )
+        assert response.status_code == 201, response.json()
+        assert response.json()["geofence"] == {
+            "latitude": float(fence["latitude"]),
+            "longitude": float(fence["longitude"]),
+            "radius_m": fence["radius_m"],
+        }
+
+
+def test_room_create_expiry_in_the_past_is_400(user):
+    past = timezone.now() - dt.timedelta(seconds=1)
+    response = api_client_for(user).post(
+        "/api/v1/rooms", {"name": "Hall", "expires_at": iso(past)}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": "expires_at: Must be in the future.",
+        "code": "invalid",
+        "errors": {"expires_at": ["Must be in the future."]},
+    }
+
+
+def test_room_create_expiry_beyond_max_days_is_400(user, settings):
+    settings.HUILIAO_MAX_ROOM_DAYS = 3
+    client = api_client_for(user)
+    too_far = timezone.now() + dt.timedelta(days=3, minutes=1)
+    response = client.post(
+        "/api/v1/rooms", {"name": "Hall", "expires_at": iso(too_far)}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"] == "expires_at: Must be at most 3 days away."
+    just_in = timezone.now() + dt.timedelta(days=3, minutes=-1)
+    response = client.post(
+        "/api/v1/rooms", {"name": "Hall", "expires_at": iso(just_in)}, format="json"
+    )
+    assert response.status_code == 201
+
+
+def test_room_create_non_finite_coordinate_is_400(user):
+    response = api_client_for(user).post(
+        "/api/v1/rooms",
+        {"name": "Hall", "geofence": {**VENUE, "latitude": "NaN"}},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"] == "geofence: latitude: A valid number is required."
+
+
+def test_room_create_throttled_per_user_is_429(user, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"login": "30/min", "room_create": "2/hour"},
+    }
+    from rest_framework.throttling import ScopedRateThrottle
+
+    # DRF reads the rates once at import; point the throttle at the new ones.
+    ScopedRateThrottle.THROTTLE_RATES = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    try:
+        client = api_client_for(user)
+        codes = [client.post("/api/v1/rooms", {"name": "Hall"}, format="json") for _ in range(3)]
+        assert [r.status_code for r in codes] == [201, 201, 429]
+        assert codes[2].json()["code"] == "throttled"
+        assert int(codes[2].headers["Retry-After"]) > 0
+        # Listing is not creating: never throttled.
+        assert client.get("/api/v1/rooms").status_code == 200
+    finally:
+        from rest_framework.settings import api_settings
+
+        ScopedRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+
+
+def test_room_create_anonymous_is_401(api):
+    response = api.post("/api/v1/rooms", {"name": "Hall"}, format="json")
+    assert response.status_code == 401
+    assert response.json() == {
+        "detail": "Authentication credentials were not provided.",
+        "code": "not_authenticated",
+    }
+
+
+# --- list ---------------------------------------------------------------------------------
+
+
+def test_room_list_by_role_each_with_my_role(user):
+    mine = RoomFactory(owner=user, name="Mine")
+    entered = RoomFactory(name="Entered")
+    join(entered, user)
+    moderated = RoomFactory(name="Moderated")
+    Membership.objects.filter(pk=join(moderated, user).pk).update(role="moderator")
+    RoomFactory(name="Not mine")
+    left = RoomFactory(name="Left")
+    join(left, user)
+    from history.services import member_leave
+
+    member_leave(room=left, user=user)
+
+    client = api_client_for(user)
+    everything = client.get("/api/v1/rooms").json()
+    assert everything == {
+        "results": [
+            {**summary(moderated, member_count=2), "my_role": "moderator"},
+            {**summary(entered, member_count=2), "my_role": "member"},
+            {**summary(mine, member_count=1), "my_role": "owner"},
+        ],
+        "next": None,
+    }
+    assert client.get("/api/v1/rooms", {"role": "owner"}).json()["results"] == [
+        everything["results"][2]
+    ]
+    assert (
+        client.get("/api/v1/rooms", {"role": "member"}).json()["results"]
+        == everything["results"][:2]
+    )
+
+
+def test_room_list_owner_who_left_still_sees_owned_room(user):
+    room = RoomFactory(owner=user)
+    from history.services import member_leave
+
+    member_leave(room=room, user=user)
+    body = api_client_for(user).get("/api/v1/rooms", {"role": "owner"}).json()
+    assert body["results"] == [{**summary(room, member_count=0), "my_role": "owner"}]
+
+
+def test_room_list_invalid_role_is_400(user):
+    response = api_client_for(user).get("/api/v1/rooms", {"role": "admin"})
+    assert response.status_code == 400
+    assert response.json()["detail"] == 'role: "admin" is not a valid choice.'
+
+
+def test_room_list_pages_by_cursor(user):
+    rooms = [RoomFactory(owner=user, name=f"R{i}") for i in range(5)]
+    client = api_client_for(user)
+    first = client.get("/api/v1/rooms", {"limit": 2}).json()
+    assert [r["name"] for r in first["results"]] == ["R4", "R3"]
+    second = client.get("/api/v1/rooms", {"limit": 2, "cursor": first["next"]}).json()
+    assert [r["name"] for r in second["results"]] == ["R2", "R1"]
+    third = client.get("/api/v1/rooms", {"limit": 2, "cursor": second["next"]}).json()
+    assert [r["name"] for r in third["results"]] == ["R0"]
+    assert third["next"] is None
+    assert len(rooms) == 5
+
+
+def test_room_list_bad_cursor_or_limit_is_400(user):
+    client = api_client_for(user)
+    response = client.get("/api/v1/rooms", {"cursor": "not-a-cursor"})
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": "cursor is not one this API gave out.",
+        "code": "invalid_cursor",
+    }
+    for limit, detail in (
+        (0, "limit: Ensure this value is greater than or equal to 1."),
+        (101, "limit: Ensure this value is less than or equal to 100."),
+    ):
+        response = client.get("/api/v1/rooms", {"limit": limit})
+        assert (response.status_code, response.json()["detail"]) == (400, detail)
+
+
+@pytest.mark.parametrize("items", [1, 3])
+def test_room_list_queries_do_not_grow(user, items, django_assert_num_queries):
+    for _ in range(items):
+        join(RoomFactory(), user)
+        join(RoomFactory(owner=user))
+    client = api_client_for(user)
+    # token + user, the rooms page (owner, my role and member count in one query)
+    with django_assert_num_queries(2):
+        body = client.get("/api/v1/rooms").json()
+    assert len(body["results"]) == 2 * items
+
+
+# --- nearby -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def venue_rooms(db):
+    from rooms.services import Geofence
+
+    inside = RoomFactory(name="Inside", geofence=Geofence(**VENUE))
+    bigger = RoomFactory(
+        name="Bigger", geofence=Geofence(latitude=31.2404, longitude=121.4737, radius_m=2000)
+    )
+    RoomFactory(name="Elsewhere", geofence=Geofence(latitude=39.9, longitude=116.4, radius_m=500))
+    RoomFactory(name="No fence")
+    closed = RoomFactory(name="Closed", geofence=Geofence(**VENUE))
+    from rooms.services import room_close
+
+    room_close(room=closed)
+    expired = RoomFactory(name="Expired", geofence=Geofence(**VENUE))
+    Room.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - dt.timedelta(minutes=1))
+    return inside, bigger
+
+
+def test_room_nearby_only_open_rooms_holding_the_point_nearest_first(user, venue_rooms):
+    inside, bigger = venue_rooms
+    response = api_client_for(user).get(
+        "/api/v1/rooms/nearby", {"latitude": VENUE["latitude"], "longitude": VENUE["longitude"]}
+    )
+    assert response.status_code == 200
+    bigger_distance = round(
+        geo.distance_m(VENUE["latitude"], VENUE["longitude"], 31.2404, 121.4737)
+    )
+    assert response.json() == {
+        "results": [
+            {**summary(inside, member_count=1), "distance_m": 0},
+            {**summary(bigger, member_count=1), "distance_m": bigger_distance},
+        ]
+    }
+
+
+def test_room_nearby_radius_edge_by_a_few_metres(user):
+    from rooms.services import Geofence
+
+    room = RoomFactory(name="Edge", geofence=Geofence(**VENUE))
+    client = api_client_for(user)
+    inside = offset_north(VENUE["latitude"], 197)
+    outside = offset_north(VENUE["latitude"], 203)
+    found = client.get(
+        "/api/v1/rooms/nearby", {"latitude": inside, "longitude": VENUE["longitude"]}
+    )
+    assert [r["code"] for r in found.json()["results"]] == [room.code]
+    assert found.json()["results"][0]["distance_m"] == 197
+    missed = client.get(
+        "/api/v1/rooms/nearby", {"latitude": outside, "longitude": VENUE["longitude"]}
+    )
+    assert missed.json() == {"results": []}
+
+
+@pytest.mark.parametrize(
+    ("params", "detail"),
+    [
+        ({"longitude": 1}, "latitude: This field is required."),
+        (
+            {"latitude": 91, "longitude": 1},
+            "latitude: Ensure this value is less than or equal to 90.",
+        ),
+        (
+            {"latitude": 1, "longitude": -181},
+            "longitude: Ensure this value is greater than or equal to -180.",
+        ),
+        ({"latitude": "nan", "longitude": 1}, "latitude: A valid number is required."),
+        ({"latitude": "north", "longitude": 1}, "latitude: A valid number is required."),
+    ],
+)
+def test_room_nearby_invalid_point_is_400(user, params, detail):
+    response = api_client_for(user).get("/api/v1/rooms/nearby", params)
+    assert response.status_code == 400
+    assert (response.json()["detail"], response.json()["code"]) == (detail, "invalid")
+
+
+@pytest.mark.parametrize("items", [1, 3])
+def test_room_nearby_queries_do_not_grow(user, items, django_assert_num_queries):
+    from rooms.services import Geofence
+
+    for _ in range(items):
+        join(RoomFactory(geofence=Geofence(**VENUE)))
+    client = api_client_for(user)
+    with django_assert_num_queries(2):
+        body = client.get(
+            "/api/v1/rooms/nearby", {"latitude": VENUE["latitude"], "longitude": VENUE["longitude"]}
+        ).json()
+    assert [r["member_count"] for r in body["results"]] == [2] * items
+
+
+# --- info ---------------------------------------------------------------------------------
+
+
+def test_room_info_for_non_member_hides_announcement(room, other_user):
+    from rooms.services import announcement_set
+
+    announcement_set(room=room, text="Lunch at noon")
+    response = api_client_for(other_user).get(f"/api/v1/rooms/{room.code.lower()}")
+    assert response.status_code == 200
+    assert response.json() == {
+        **summary(room, member_count=1),
+        "is_member": False,
+        "my_role": None,
+        "my_display_name": None,
+        "can_manage": False,
+        "announcement": None,
+    }
+
+
+def test_room_info_for_member_shows_role_name_and_announcement(room):
+    from rooms.services import announcement_set
+
+    membership = join(room, display_name="Ann")
+    announcement_set(room=room, text="Lunch at noon")
+    room.refresh_from_db()
+    response = api_client_for(membership.user).get(f"/api/v1/rooms/{room.code}")
+    assert response.json() == {
+        **summary(room, member_count=2),
+        "is_member": True,
+        "my_role": "member",
+        "my_display_name": "Ann",
+        "can_manage": False,
+        "announcement": {"text": "Lunch at noon", "updated_at": iso(room.announcement_updated_at)},
+    }
+
+
+def test_room_info_owner_profile_never_shows_openid():
+    owner = WechatUserFactory(nickname="Organiser")
+    room = RoomFactory(owner=owner)
+    response = api_client_for(UserFactory()).get(f"/api/v1/rooms/{room.code}")
+    assert response.json()["owner"] == public(owner)
+    assert owner.openid not in response.content.decode()
+
+
+def test_room_info_status_expired_and_closed(room, member):
+    client = api_client_for(member)
+    Room.objects.filter(pk=room.pk).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    assert client.get(f"/api/v1/rooms/{room.code}").json()["status"] == "expired"
+    Room.objects.filter(pk=room.pk).update(closed_at=timezone.now())
+    body = client.get(f"/api/v1/rooms/{room.code}").json()
+    assert body["status"] == "closed"
+    assert body["is_member"] is True
+
+
+def test_room_info_banned_member_is_not_a_member(room):
+    from rooms.services import membership_set_banned
+
+    membership = join(room)
+    membership_set_banned(membership=membership, banned=True)
+    body = api_client_for(membership.user).get(f"/api/v1/rooms/{room.code}").json()
+    assert (body["is_member"], body["my_role"], body["announcement"]) == (False, None, None)
+
+
+def test_room_info_unknown_code_is_404(user):
+    response = api_client_for(user).get("/api/v1/rooms/ZZZZZZZZ")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "No such room.", "code": "room_not_found"}
+
+
+# --- close --------------------------------------------------------------------------------
+
+
+def test_room_close_by_owner_is_204_and_idempotent(room, user):
+    client = api_client_for(user)
+    response = client.delete(f"/api/v1/rooms/{room.code}")
+    assert (response.status_code, response.content) == (204, b"")
+    room.refresh_from_db()
+    assert room.status == "closed"
+    closed_at = room.closed_at
+    assert client.delete(f"/api/v1/rooms/{room.code}").status_code == 204
+    room.refresh_from_db()
+    assert room.closed_at == closed_at
+
+
+def test_room_close_by_member_or_moderator_is_403(room):
+    moderator = join(room)
+    Membership.objects.filter(pk=moderator.pk).update(role="moderator")
+    for user in (join(room).user, moderator.user, UserFactory()):
+        response = api_client_for(user).delete(f"/api/v1/rooms/{room.code}")
+        assert response.status_code == 403
+        assert response.json() == {
+            "detail": "Only the room's owner can close it.",
+            "code": "not_owner",
+        }
+    room.refresh_from_db()
+    assert room.closed_at is None
+
+
+def test_room_close_by_plain_staff_is_403_superuser_is_204(room):
+    staff = StaffFactory()
+    assert api_client_for(staff).delete(f"/api/v1/rooms/{room.code}").status_code == 403
+    superuser = StaffFactory(is_superuser=True)
+    assert api_client_for(superuser).delete(f"/api/v1/rooms/{room.code}").status_code == 204
+    room.refresh_from_db()
+    assert room.status == "closed"
+
+
+def test_room_close_unknown_is_404_anonymous_is_401(user, api):
+    assert api_client_for(user).delete("/api/v1/rooms/ZZZZZZZZ").status_code == 404
+    room = RoomFactory(owner=user)
+    assert api.delete(f"/api/v1/rooms/{room.code}").status_code == 401
+
+
+# --- announcement -------------------------------------------------------------------------
+
+
+def test_announcement_get_for_member(room):
+    membership = join(room)
+    response = api_client_for(membership.user).get(f"/api/v1/rooms/{room.code}/announcement")
+    assert response.json() == {"text": "", "updated_at": None}
+
+
+def test_announcement_get_for_non_member_is_403(room, other_user):
+    response = api_client_for(other_user).get(f"/api/v1/rooms/{room.code}/announcement")
+    assert response.status_code == 403
+    assert response.json() == {"detail": "Enter the room first.", "code": "not_member"}
+
+
+def test_announcement_set_by_owner_and_moderator(room, user):
+    response = api_client_for(user).put(
+        f"/api/v1/rooms/{room.code}/announcement", {"text": "  Keynote at 9  "}, format="json"
+    )
+    room.refresh_from_db()
+    assert response.status_code == 200
+    assert response.json() == {
+        "text": "Keynote at 9",
+        "updated_at": iso(room.announcement_updated_at),
+    }
+    moderator = join(room)
+    Membership.objects.filter(pk=moderator.pk).update(role="moderator")
+    response = api_client_for(moderator.user).put(
+        f"/api/v1/rooms/{room.code}/announcement", {"text": "x" * 2000}, format="json"
+    )
+    assert response.status_code == 200
+    assert response.json()["text"] == "x" * 2000
+
+
+def test_announcement_set_by_member_or_staff_is_403(room):
+    for user in (join(room).user, StaffFactory()):
+        response = api_client_for(user).put(
+            f"/api/v1/rooms/{room.code}/announcement", {"text": "hi"}, format="json"
+        )
+        assert response.status_code == 403
+        assert response.json() == {
+            "detail": "Only the owner or a moderator can do this.",
+            "code": "not_moderator",
+        }
+
+
+def test_announcement_set_too_long_is_400(room, user):
+    response = api_client_for(user).put(
+        f"/api/v1/rooms/{room.code}/announcement", {"text": "x" * 2001}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"] == "text: Ensure this field has no more than 2000 characters."
+
+
+def test_announcement_set_on_closed_room_is_410(room, user):
+    from rooms.services import room_close
+
+    room_close(room=room)
+    response = api_client_for(user).put(
+        f"/api/v1/rooms/{room.code}/announcement", {"text": "hi"}, format="json"
+    )
+    assert response.status_code == 410
+    assert response.json() == {"detail": "This room has been closed.", "code": "room_closed"}
+
+
+# --- members ------------------------------------------------------------------------------
+
+
+def test_members_list_shows_only_name_avatar_role(room, user):
+    ann = join(room, UserFactory(avatar_url="https://img.example/a.png"), display_name="Ann")
+    gone = join(room)
+    from history.services import member_leave
+
+    member_leave(room=room, user=gone.user)
+    response = api_client_for(ann.user).get(f"/api/v1/rooms/{room.code}/members")
+    assert response.json() == {
+        "count": 2,
+        "results": [
+            {"display_name": user.nickname, "avatar_url": "", "role": "owner"},
+            {"display_name": "Ann", "avatar_url": "https://img.example/a.png", "role": "member"},
+        ],
+        "next": None,
+    }
+
+
+def test_members_list_pages_by_keyset(room):
+    for i in range(4):
+        join(room, display_name=f"M{i}")
+    client = api_client_for(room.owner)
+    seen = []
+    cursor = None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        body = client.get(f"/api/v1/rooms/{room.code}/members", params).json()
+        assert body["count"] == 5
+        seen += [m["display_name"] for m in body["results"]]
+        cursor = body["next"]
+        if cursor is None:
+            break
+    assert seen == [room.owner.nickname, "M0", "M1", "M2", "M3"]
+
+
+def test_members_list_for_non_member_or_banned_is_403(room, other_user):
+    from rooms.services import membership_set_banned
+
+    response = api_client_for(other_user).get(f"/api/v1/rooms/{room.code}/members")
+    assert (response.status_code, response.json()["code"]) == (403, "not_member")
+    banned = join(room)
+    membership_set_banned(membership=banned, banned=True)
+    response = api_client_for(banned.user).get(f"/api/v1/rooms/{room.code}/members")
+    assert response.status_code == 403
+    assert response.json() == {"detail": "You have been removed from this room.", "code": "banned"}
+
+
+def test_members_list_superuser_reads_without_joining(room):
+    superuser = StaffFactory(is_superuser=True)
+    response = api_client_for(superuser).get(f"/api/v1/rooms/{room.code}/members")
+    assert response.status_code == 200
+    assert response.json()["count"] == 1
+
+
+@pytest.mark.parametrize("items", [1, 3])
+def test_members_list_queries_do_not_grow(room, user, items, django_assert_num_queries):
+    for _ in range(items - 1):
+        join(room)
+    client = api_client_for(user)
+    # token + user, room + owner, my membership, the count, the page with users
+    with django_assert_num_queries(5):
+        body = client.get(f"/api/v1/rooms/{room.code}/members").json()
+    assert len(body["results"]) == items
