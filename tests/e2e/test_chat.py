@@ -58,8 +58,37 @@ def test_two_guests_see_each_others_messages_live(new_context, screenshot):
     expect(mine).to_have_attribute("data-state", "sent")
     theirs = ann.locator("li.msg-theirs", has_text="Hi Ann, Bob here")
     expect(theirs.locator(".msg-name")).to_have_text("Bob")
+
+    # The organiser changes the announcement: it appears live, highlighted.
+    owner_token = off_loop(token_for, user=room.owner)
+    changed = ann.context.request.put(
+        f"/api/v1/rooms/{room.code}/announcement",
+        headers={"Authorization": f"Token {owner_token}"},
+        data={"text": "Lunch at 12:30 in hall B"},
+    )
+    assert changed.status == 200
+    for page in (ann, bob):
+        expect(page.locator("#announcement-text")).to_have_text("Lunch at 12:30 in hall B")
+        expect(page.locator("#announcement")).to_have_class(re.compile("announcement-new"))
+
+    # Bob renames himself; his next message carries the new name.
+    bob.click("#menu-button")
+    bob.fill("#rename-input", "Robert")
+    bob.click("#rename-save")
+    expect(bob.locator("#menu-dialog")).to_be_hidden()
+    send(bob, "Call me Robert")
+    renamed = ann.locator("li.msg-theirs", has_text="Call me Robert")
+    expect(renamed.locator(".msg-name")).to_have_text("Robert")
     screenshot(ann, "ann")
     screenshot(bob, "bob")
+
+    # Bob leaves: Ann sees him go, and Bob is back at the start page.
+    bob.on("dialog", lambda dialog: dialog.accept())
+    bob.click("#menu-button")
+    bob.click("#leave-button")
+    bob.wait_for_url(re.compile(r"/$"))
+    expect(ann.locator(".msg-system-text", has_text="Robert left")).to_be_visible()
+    expect(ann.locator("#member-count")).to_have_text("2 members")
 
 
 def test_history_shows_newest_30_and_older_on_scroll_up(new_context, screenshot, settings):
@@ -187,10 +216,8 @@ def test_geofenced_room_rejects_far_visitor_and_admits_near_one(new_context, scr
         },
         permissions=["geolocation"],
     ).new_page()
-    near = new_context(
-        geolocation={"latitude": venue["latitude"] + 20 / 111_195, "longitude": venue["longitude"]},
-        permissions=["geolocation"],
-    ).new_page()
+    near_spot = {"latitude": venue["latitude"] + 20 / 111_195, "longitude": venue["longitude"]}
+    near = new_context(geolocation=near_spot, permissions=["geolocation"]).new_page()
 
     far.goto(f"/r/{room.code}/")
     expect(far.locator(".geofence-note")).to_contain_text("200 m")
@@ -204,6 +231,19 @@ def test_geofenced_room_rejects_far_visitor_and_admits_near_one(new_context, scr
     join_as(near, room, "Nearby")
     expect(near.locator(".msg-system-text", has_text="Nearby joined")).to_be_visible()
     screenshot(near, "near")
+
+    # A newcomer standing there finds the room from the home page (a nickname first).
+    visitor = new_context(geolocation=near_spot, permissions=["geolocation"]).new_page()
+    visitor.goto("/")
+    visitor.click("#nearby-button")
+    expect(visitor.locator("#nearby-nickname")).to_be_visible()
+    visitor.fill("#nearby-nickname", "Walk-in")
+    visitor.click("#nearby-button")
+    expect(visitor.locator(".room-item-name")).to_have_text("At the venue")
+    expect(visitor.locator(".room-item-meta")).to_have_text("22 m away · 2 members")
+    screenshot(visitor, "nearby")
+    visitor.click(".room-link")
+    expect(visitor.locator("#join-name")).to_be_visible()
     assert [
         m.display_name for m in room.memberships.filter(left_at__isnull=True).order_by("joined_at")
     ] == [
