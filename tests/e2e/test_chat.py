@@ -240,7 +240,7 @@ def test_geofenced_room_rejects_far_visitor_and_admits_near_one(new_context, scr
     visitor.fill("#nearby-nickname", "Walk-in")
     visitor.click("#nearby-button")
     expect(visitor.locator(".room-item-name")).to_have_text("At the venue")
-    expect(visitor.locator(".room-item-meta")).to_have_text("22 m away · 2 members")
+    expect(visitor.locator(".room-item-meta")).to_have_text("20 m away · 2 members")
     screenshot(visitor, "nearby")
     visitor.click(".room-link")
     expect(visitor.locator("#join-name")).to_be_visible()
