@@ -46,7 +46,10 @@
         nickname.focus();
         return Promise.reject({ code: "need_nickname" });
       }
-      return H.api("POST", data.guest_url, { nickname: name }).then(function () { loggedIn = true; });
+      return H.api("POST", data.guest_url, { nickname: name }).then(function () {
+        loggedIn = true;
+        loginBox.hidden = true;
+      });
     }
 
     button.addEventListener("click", function () {

@@ -207,7 +207,7 @@ def screenshot(request, tmp_path):
 
     def take(page, name: str) -> Path:
         path = tmp_path / f"{request.node.name}-{name}.png"
-        page.screenshot(path=str(path))
+        page.screenshot(path=str(path), full_page=True)
         print(f"screenshot: {path}")
         return path
 
