@@ -40,7 +40,9 @@ def shown_seqs(page) -> list[int]:
 
 def test_two_guests_see_each_others_messages_live(new_context, screenshot):
     room = off_loop(RoomFactory, name="Keynote hall")
-    ann, bob = new_context().new_page(), new_context().new_page()
+    # Ann on a phone, Bob on a desktop.
+    ann = new_context().new_page()
+    bob = new_context(viewport={"width": 1280, "height": 800}, device_scale_factor=1).new_page()
     join_as(ann, room, "Ann")
     join_as(bob, room, "Bob")
     # Ann's page hears Bob arrive without a reload.
