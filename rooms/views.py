@@ -36,7 +36,7 @@ def js_strings() -> dict[str, str]:
         "load_older": _("Loading earlier messages…"),
         "beginning": _("This is the beginning of the conversation."),
         "closed": _("This room has ended. You can still read its history."),
-        "announcement_new": _("New announcement"),
+        "announcement_new": _("new"),
         "outside": _("You are outside this room's area, so you cannot join it from here."),
         "location_denied": _(
             "Your browser did not share your location. Allow location access for this "
