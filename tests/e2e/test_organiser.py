@@ -10,7 +10,9 @@ from tests.factories import StaffFactory
 pytestmark = pytest.mark.e2e
 
 
-def test_organiser_creates_room_and_sees_qr(new_context, screenshot):
+def test_organiser_creates_room_and_sees_qr(new_context, screenshot, settings):
+    # The server process checks the password with the default hashers, not the tests' fast one.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
     organiser = off_loop(StaffFactory, nickname="Organiser")
     venue = {"latitude": 39.9042, "longitude": 116.4074}
     page = new_context(geolocation=venue, permissions=["geolocation"]).new_page()
