@@ -25,10 +25,8 @@ from rooms.models import CODE_ALPHABET, CODE_LENGTH, GEOFENCE_MAX_RADIUS_M, GEOF
 def js_strings() -> dict[str, str]:
     """The words the page scripts show, translated for the request's language."""
     return {
-        "connecting": _("Connecting…"),
         "reconnecting": _("Connection lost. Reconnecting…"),
         "sending": _("Sending…"),
-        "sent": _("Sent"),
         "failed": _("Not sent. Tap to retry."),
         "hidden": _("This message was hidden by a moderator."),
         "members_one": _("1 member"),
@@ -54,7 +52,6 @@ def js_strings() -> dict[str, str]:
         "nearby_distance": _("%(distance)s m away"),
         "confirm_leave": _("Leave this room? You can join again later."),
         "location_set": _("Location set: %(latitude)s, %(longitude)s"),
-        "you": _("You"),
     }
 
 
