@@ -103,7 +103,9 @@ def room_page(request: HttpRequest, code: str) -> HttpResponse:
     membership = selectors.membership_get(room=room, user=user)
     is_member = membership is not None and membership.is_current
     can_manage = selectors.user_can_manage_room(user=user, room=room)
-    can_read = is_member or can_manage
+    # In an open room only members chat (the socket admits no one else); once it has ended,
+    # its managers may read the history too, like the messages API allows.
+    can_read = is_member or (can_manage and not room.is_open())
     banned = membership is not None and membership.banned
     me = None
     if user.is_authenticated:

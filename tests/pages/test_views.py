@@ -175,6 +175,21 @@ def test_room_page_owner_gets_qr_and_poster_link():
     assert f'href="/r/{room.code}/poster/"' in html
 
 
+def test_room_page_superuser_joins_open_room_and_reads_closed_one():
+    superuser = UserFactory(is_superuser=True, is_staff=True)
+    room = RoomFactory()
+    client = logged_in(superuser)
+    data = page_data(client.get(f"/r/{room.code}/"))
+    assert (data["can_read"], data["needs_location"], data["me"]["can_manage"]) == (
+        False,
+        False,
+        True,
+    )
+    Room.objects.filter(pk=room.pk).update(closed_at=timezone.now())
+    data = page_data(client.get(f"/r/{room.code}/"))
+    assert (data["status"], data["can_read"]) == ("closed", True)
+
+
 def test_room_page_left_member_is_asked_to_join_again():
     from history.services import member_leave
 
