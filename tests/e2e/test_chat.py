@@ -201,6 +201,8 @@ def test_language_switcher_changes_language(new_context):
     page.goto("/")
     page.select_option("#lang-select", "zh-hans")
     expect(page.locator("h2", has_text="输入房间号")).to_be_visible()
+    # The switcher's script runs once the new page has loaded.
+    page.wait_for_load_state("load")
     page.select_option("#lang-select", "en")
     expect(page.locator("h2", has_text="Join by code")).to_be_visible()
 
