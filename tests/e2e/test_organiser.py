@@ -1,6 +1,10 @@
 """Organisers: log in through the admin, create a room at /new/, show its QR code."""
 
+import io
+
 import pytest
+import zxingcpp
+from PIL import Image
 from playwright.sync_api import expect
 
 from rooms.models import Room
@@ -47,5 +51,9 @@ def test_organiser_creates_room_and_sees_qr(new_context, screenshot, settings):
     qr = page.locator("#qr-image")
     expect(qr).to_be_visible()
     page.wait_for_function("() => document.getElementById('qr-image').naturalWidth > 0")
+    # The image the page shows is a QR code of this room's page.
+    png = page.context.request.get(qr.get_attribute("src")).body()
+    decoded = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+    assert [code.text.endswith(f"/r/{room.code}/") for code in decoded] == [True]
     expect(page.locator("#poster-link")).to_have_attribute("href", f"/r/{room.code}/poster/")
     screenshot(page, "qr")
