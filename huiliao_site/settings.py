@@ -228,8 +228,8 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-# Content Security Policy (django-csp): scripts and styles only from our own files, so an
-# injected <script> or inline handler never runs. Pages pass data to their scripts in
+# Content Security Policy (django-csp): scripts only from our own files, so an injected
+# <script> or inline handler never runs. Pages pass data to their scripts in
 # json_script elements (data, not code). 'self' also covers our own ws:/wss: socket.
 # The API docs page (Swagger UI) loads its code from a CDN with an inline bootstrap, so it
 # is left out; it serves no user content.
@@ -238,7 +238,9 @@ CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
-        "style-src": ["'self'"],
+        # Inline styles are allowed (the admin's templates and the printable poster use
+        # them); they cannot run code. Scripts stay strict.
+        "style-src": ["'self'", "'unsafe-inline'"],
         # QR codes and avatars may come from a storage host or WeChat's CDN (https).
         "img-src": ["'self'", "data:", "https:"],
         "connect-src": ["'self'"],
