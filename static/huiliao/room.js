@@ -114,8 +114,11 @@
     if (this.readOnly) this.makeReadOnly();
     else document.getElementById("composer").hidden = false;
 
+    this.newBelow = document.getElementById("new-below");
+    this.newBelow.addEventListener("click", function () { self.scrollToBottom(); });
     this.list.addEventListener("scroll", function () {
       if (self.list.scrollTop < 150) self.loadOlder();
+      if (self.nearBottom()) self.newBelow.hidden = true;
     });
     window.addEventListener("online", function () { self.reconnectNow(); });
 
@@ -199,6 +202,7 @@
 
   Chat.prototype.scrollToBottom = function () {
     this.list.scrollTop = this.list.scrollHeight;
+    if (this.newBelow) this.newBelow.hidden = true;
   };
 
   /* The one way a message enters the page: a REST page, the socket, or a POST reply.
@@ -219,6 +223,8 @@
     this.byseq.set(m.seq, node);
     this.insert(node, m.seq);
     if (stick) this.scrollToBottom();
+    // Reading further up: say that something new arrived below instead of jumping.
+    else if (inOrder && this.everConnected) this.newBelow.hidden = false;
   };
 
   Chat.prototype.replaceMessage = function (m) {

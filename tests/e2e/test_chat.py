@@ -96,11 +96,16 @@ def test_two_guests_see_each_others_messages_live(new_context, screenshot):
 def test_history_shows_newest_30_and_older_on_scroll_up(new_context, screenshot, settings):
     settings.HUILIAO_POST_RATE_COUNT = 1000
     room = off_loop(RoomFactory, name="Long talk")
-    talker = join(room, display_name="Talker").user
-    for n in range(1, 121):
-        history_services.message_post(
-            room=room, user=talker, body=f"message {n}", client_id=f"c{n}"
-        )
+
+    def talk():
+        talker = join(room, display_name="Talker").user
+        for n in range(1, 121):
+            history_services.message_post(
+                room=room, user=talker, body=f"message {n}", client_id=f"c{n}"
+            )
+        return token_for(user=talker)
+
+    talker_token = off_loop(talk)
     room.refresh_from_db()
     last = room.last_seq  # 120 messages and the talker's "joined" notice
 
@@ -115,14 +120,28 @@ def test_history_shows_newest_30_and_older_on_scroll_up(new_context, screenshot,
     page.eval_on_selector("#messages", "el => { el.scrollTop = 0; }")
     expect(bubbles(page, "message 90")).to_have_count(1)
     assert shown_seqs(page) == list(range(last - 58, last + 2))
+
+    # Someone talks while the reader is up in the history: a button, not a jump.
+    posted = page.context.request.post(
+        f"/api/v1/rooms/{room.code}/messages",
+        headers={"Authorization": f"Token {talker_token}"},
+        data={"body": "message 121", "client_id": "c121"},
+    )
+    assert posted.status == 201
+    expect(page.locator("#new-below")).to_be_visible()
+    screenshot(page, "new-below")
+    page.click("#new-below")
+    expect(page.locator("#new-below")).to_be_hidden()
+    expect(bubbles(page, "message 121")).to_be_in_viewport()
+
     # Keep scrolling to the very beginning.
-    for _ in range(5):
+    for _ in range(8):
         if page.locator(".beginning").count():
             break
         page.eval_on_selector("#messages", "el => { el.scrollTop = 0; }")
         page.wait_for_timeout(300)
     expect(page.locator(".beginning")).to_be_visible()
-    assert shown_seqs(page) == list(range(1, last + 2))
+    assert shown_seqs(page) == list(range(1, last + 3))
     screenshot(page, "beginning")
 
 
