@@ -178,7 +178,18 @@
     }
     item.dataset.seq = String(m.seq);
     if (m.client_id) item.dataset.clientId = m.client_id;
+    if (m.sender) item.dataset.sender = m.sender.id;
     return item;
+  };
+
+  /* Consecutive messages from one sender show the name once, like any chat app. */
+  Chat.prototype.regroup = function (node) {
+    [node, node.nextElementSibling].forEach(function (item) {
+      if (!item || !item.dataset.sender) return;
+      var prev = item.previousElementSibling;
+      var same = !!(prev && prev.dataset.sender === item.dataset.sender);
+      item.classList.toggle("msg-cont", same);
+    });
   };
 
   /* Insert in seq order, above any message still being sent. */
@@ -193,6 +204,7 @@
       before = child;
     }
     this.list.insertBefore(node, before);
+    this.regroup(node);
   };
 
   Chat.prototype.nearBottom = function () {
