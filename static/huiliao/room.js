@@ -178,7 +178,8 @@
     }
     item.dataset.seq = String(m.seq);
     if (m.client_id) item.dataset.clientId = m.client_id;
-    if (m.sender) item.dataset.sender = m.sender.id;
+    // Grouped by sender and name: a rename starts a new group, with the new name shown.
+    if (m.sender) item.dataset.sender = m.sender.id + " " + m.sender.display_name;
     return item;
   };
 

@@ -81,6 +81,7 @@ def test_two_guests_see_each_others_messages_live(new_context, screenshot):
     send(bob, "Call me Robert")
     renamed = ann.locator("li.msg-theirs", has_text="Call me Robert")
     expect(renamed.locator(".msg-name")).to_have_text("Robert")
+    expect(renamed.locator(".msg-name")).to_be_visible()
     screenshot(ann, "ann")
     screenshot(bob, "bob")
 
