@@ -27,6 +27,7 @@ def test_organiser_creates_room_and_sees_qr(new_context, screenshot, settings):
     page.fill("#id_password", "correct horse battery")
     page.click("input[type=submit]")
     expect(page.locator("h1")).to_have_text("Create a room")
+    page.wait_for_load_state("load")  # the form's script is running
 
     page.fill("#id_name", "PyCon main hall")
     page.select_option("#id_expiry", "1d")
