@@ -182,27 +182,20 @@ def test_room_create_non_finite_coordinate_is_400(user):
     assert response.json()["detail"] == "geofence: latitude: A valid number is required."
 
 
-def test_room_create_throttled_per_user_is_429(user, settings):
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"login": "30/min", "room_create": "2/hour"},
-    }
+def test_room_create_throttled_per_user_is_429(user, other_user, monkeypatch):
     from rest_framework.throttling import ScopedRateThrottle
 
-    # DRF reads the rates once at import; point the throttle at the new ones.
-    ScopedRateThrottle.THROTTLE_RATES = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
-    try:
-        client = api_client_for(user)
-        codes = [client.post("/api/v1/rooms", {"name": "Hall"}, format="json") for _ in range(3)]
-        assert [r.status_code for r in codes] == [201, 201, 429]
-        assert codes[2].json()["code"] == "throttled"
-        assert int(codes[2].headers["Retry-After"]) > 0
-        # Listing is not creating: never throttled.
-        assert client.get("/api/v1/rooms").status_code == 200
-    finally:
-        from rest_framework.settings import api_settings
-
-        ScopedRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+    # DRF reads the rates (HUILIAO_ROOM_CREATE_RATE) once at start-up.
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"room_create": "2/hour"})
+    client = api_client_for(user)
+    responses = [client.post("/api/v1/rooms", {"name": "Hall"}, format="json") for _ in range(3)]
+    assert [r.status_code for r in responses] == [201, 201, 429]
+    assert responses[2].json()["code"] == "throttled"
+    assert 0 < int(responses[2].headers["Retry-After"]) <= 3600
+    # Listing is not creating: never throttled. And the budget is per user.
+    assert client.get("/api/v1/rooms").status_code == 200
+    other = api_client_for(other_user).post("/api/v1/rooms", {"name": "Hall"}, format="json")
+    assert other.status_code == 201
 
 
 def test_room_create_anonymous_is_401(api):
@@ -641,3 +634,24 @@ def test_members_list_queries_do_not_grow(room, user, items, django_assert_num_q
     with django_assert_num_queries(5):
         body = client.get(f"/api/v1/rooms/{room.code}/members").json()
     assert len(body["results"]) == items
+
+
+def test_owner_of_another_room_has_no_power_here(room):
+    other_owner = RoomFactory().owner
+    client = api_client_for(other_owner)
+    assert client.delete(f"/api/v1/rooms/{room.code}").json()["code"] == "not_owner"
+    response = client.put(f"/api/v1/rooms/{room.code}/announcement", {"text": "x"}, format="json")
+    assert response.json()["code"] == "not_moderator"
+    assert client.get(f"/api/v1/rooms/{room.code}/members").json()["code"] == "not_member"
+    assert client.get(f"/api/v1/rooms/{room.code}").json()["can_manage"] is False
+    room.refresh_from_db()
+    assert (room.status, room.announcement) == ("open", "")
+
+
+def test_announcement_set_on_expired_room_is_410(room, user):
+    Room.objects.filter(pk=room.pk).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    response = api_client_for(user).put(
+        f"/api/v1/rooms/{room.code}/announcement", {"text": "hi"}, format="json"
+    )
+    assert response.status_code == 410
+    assert response.json() == {"detail": "This room has expired.", "code": "room_closed"}
