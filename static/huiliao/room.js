@@ -333,6 +333,10 @@
   };
 
   Chat.prototype.makeReadOnly = function () {
+    if (!this.readOnly) {
+      // Ended while open here: expired or closed by the organiser, the frame does not say.
+      document.getElementById("closed-notice").textContent = t.closed;
+    }
     this.readOnly = true;
     this.stopped = true;
     document.getElementById("composer").hidden = true;

@@ -289,7 +289,9 @@ def test_closed_room_is_read_only_for_members(new_context, screenshot):
         headers={"Authorization": f"Token {token_for(user=room.owner)}"},
     )
     assert closed.status == 204
-    expect(page.locator("#closed-notice")).to_be_visible()
+    expect(page.locator("#closed-notice")).to_have_text(
+        "This room has ended. You can still read its history."
+    )
     expect(page.locator("#composer")).to_be_hidden()
     page.reload()
     expect(bubbles(page, "last words")).to_have_count(1)
