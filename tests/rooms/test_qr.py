@@ -190,6 +190,9 @@ def test_poster_for_owner(user):
     assert '<section class="announcement">茶歇 15:30 &lt;b&gt;二楼&lt;/b&gt;</section>' in content
     assert f'src="/api/v1/rooms/{room.code}/qrcode.png?size=1200"' in content
     assert "@page { size: A4 portrait" in content
+    assert '<button type="button" data-print>Print</button>' in content
+    assert '<script src="/static/rooms/poster.js" defer></script>' in content
+    assert "onclick" not in content  # the CSP forbids inline handlers
 
 
 def test_poster_in_chinese(user):
