@@ -12,7 +12,6 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
@@ -26,6 +25,7 @@ from history.hub import (
     LocalSocket,
     RoomFeed,
     get_hub,
+    in_db_thread,
 )
 from huiliao_site.errors import DomainError, Gone, NotFound, PermissionDenied
 from rooms import selectors as room_selectors
@@ -90,7 +90,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             return
         code = self.scope["url_route"]["kwargs"]["code"]
         try:
-            self.room = await database_sync_to_async(_open_room)(code=code, user=user)
+            self.room = await in_db_thread(_open_room)(code=code, user=user)
         except NotFound:
             await self.close(CLOSE_UNKNOWN_ROOM)
             return
@@ -105,7 +105,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         # Subscribe before reading: whatever commits from here on reaches the socket live
         # (buffered until the replay is out), and the seq filter drops what the replay sent.
         self.feed = await get_hub().attach(self.socket, room_id=self.room.pk)
-        hello = await database_sync_to_async(_hello)(room=self.room)
+        hello = await in_db_thread(_hello)(room=self.room)
         self.socket.push_frame(hello)
         after = self._after_seq_from_query()
         if after is None:
@@ -130,7 +130,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         socket = self.socket
         socket.live = False
         socket.seq = after
-        frames, first_seq = await database_sync_to_async(_replay)(room=self.room, after=after)
+        frames, first_seq = await in_db_thread(_replay)(room=self.room, after=after)
         if first_seq is not None:
             socket.push_frame({"type": "resume_truncated", "first_seq": first_seq})
         last = after
@@ -177,7 +177,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
 
     async def _send_message(self, content: dict[str, Any]) -> None:
         try:
-            frame, created = await database_sync_to_async(_post)(
+            frame, created = await in_db_thread(_post)(
                 room=self.room,
                 user=self.scope["user"],
                 body=content.get("body"),

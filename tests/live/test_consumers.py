@@ -68,7 +68,12 @@ def make_member(room: Room, name: str):
 async def test_connect_member_gets_hello_first(room, user):
     other = await db(make_member)(room, "Ann")
     communicator = await open_socket(room.code, other)
-    assert await receive(communicator) == {"type": "hello", "room": room.code, "last_seq": 1, "members": 2}
+    assert await receive(communicator) == {
+        "type": "hello",
+        "room": room.code,
+        "last_seq": 1,
+        "members": 2,
+    }
     assert await communicator.receive_nothing(timeout=0.2)
     await communicator.disconnect()
 
@@ -117,7 +122,9 @@ async def test_connect_closed_room_sends_room_closed_then_4410(room, user):
 
 async def test_connect_expired_room_sends_room_closed_then_4410(user):
     room = await db(RoomFactory)(owner=user)
-    await db(Room.objects.filter(pk=room.pk).update)(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    await db(Room.objects.filter(pk=room.pk).update)(
+        expires_at=timezone.now() - dt.timedelta(seconds=1)
+    )
     communicator = await open_socket(room.code, user)
     assert await receive_until_close(communicator) == ([{"type": "room_closed"}], 4410)
 
@@ -139,7 +146,12 @@ async def test_connect_session_from_our_origin_is_accepted(room, user):
     cookie = await db(_session_cookie)(user)
     headers = [(b"origin", b"http://127.0.0.1:8000"), (b"cookie", cookie)]
     communicator = await open_socket(room.code, headers=headers)
-    assert await receive(communicator) == {"type": "hello", "room": room.code, "last_seq": 0, "members": 1}
+    assert await receive(communicator) == {
+        "type": "hello",
+        "room": room.code,
+        "last_seq": 0,
+        "members": 1,
+    }
     await communicator.disconnect()
 
 
@@ -196,7 +208,9 @@ async def test_send_is_stored_and_broadcast_with_client_id(room, user):
     ann = await db(make_member)(room, "Ann")
     owner_socket, _ = await open_member_socket(room.code, user)
     ann_socket, _ = await open_member_socket(room.code, ann)
-    await ann_socket.send_json_to({"type": "send", "body": "  from the socket ", "client_id": "abc"})
+    await ann_socket.send_json_to(
+        {"type": "send", "body": "  from the socket ", "client_id": "abc"}
+    )
     frame = await receive(ann_socket)
     expected = await db(lambda: expected_message(stored(room, 2), display_name="Ann"))()
     assert frame == expected
@@ -226,7 +240,11 @@ async def test_send_same_client_id_returns_stored_message_to_sender_only(room, u
 @pytest.mark.parametrize(
     ("frame", "code", "detail"),
     [
-        ({"type": "send", "body": "   ", "client_id": "x"}, "invalid_body", "body must not be blank."),
+        (
+            {"type": "send", "body": "   ", "client_id": "x"},
+            "invalid_body",
+            "body must not be blank.",
+        ),
         ({"type": "send", "body": 5, "client_id": "x"}, "invalid_body", "body must be a string."),
         (
             {"type": "send", "body": "hi"},
@@ -300,7 +318,10 @@ async def test_announcement_frame(room, user):
     room = await db(room_services.announcement_set)(room=room, text=" Keynote moved to hall B ")
     assert await receive(communicator) == {
         "type": "announcement",
-        "announcement": {"text": "Keynote moved to hall B", "updated_at": iso_datetime(room.announcement_updated_at)},
+        "announcement": {
+            "text": "Keynote moved to hall B",
+            "updated_at": iso_datetime(room.announcement_updated_at),
+        },
     }
     await communicator.disconnect()
 
@@ -324,7 +345,10 @@ async def test_message_hidden_and_restored_frames(room, user):
     assert await receive(communicator) == {"type": "message_hidden", "seq": 1}
     await db(history_services.message_set_hidden)(message=message, hidden=False)
     restored = await db(lambda: expected_message(stored(room, 1), display_name=user.nickname))()
-    assert await receive(communicator) == {"type": "message_restored", "message": restored["message"]}
+    assert await receive(communicator) == {
+        "type": "message_restored",
+        "message": restored["message"],
+    }
     await communicator.disconnect()
 
 
@@ -398,7 +422,9 @@ async def test_resume_after_seq_replays_in_order_then_live(room, user, settings)
     await db(post_many)(room, user, 5)
     communicator, hello = await open_member_socket(room.code, user, after_seq=2)
     assert hello == {"type": "hello", "room": room.code, "last_seq": 5, "members": 1}
-    expected = await db(lambda: [expected_message(stored(room, s), display_name=user.nickname) for s in (3, 4, 5)])()
+    expected = await db(
+        lambda: [expected_message(stored(room, s), display_name=user.nickname) for s in (3, 4, 5)]
+    )()
     assert [await receive(communicator) for _ in range(3)] == expected
     await db(post)(room, user, "live", client_id="live")
     assert (await receive(communicator))["message"]["seq"] == 6
@@ -430,7 +456,9 @@ async def test_resume_beyond_limit_sends_newest_and_truncated_hint(room, user, s
     await communicator.disconnect()
 
 
-async def test_resume_with_messages_arriving_mid_replay_has_no_gap_or_duplicate(room, user, settings):
+async def test_resume_with_messages_arriving_mid_replay_has_no_gap_or_duplicate(
+    room, user, settings
+):
     settings.HUILIAO_POST_RATE_COUNT = 10_000
     settings.HUILIAO_RESUME_LIMIT = 10_000
     await db(post_many)(room, user, 300, prefix="old")
