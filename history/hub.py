@@ -231,7 +231,7 @@ class RoomFeed:
     async def _subscribe(self) -> None:
         layer = self.hub.layer
         if layer is not None:
-            self.channel = await layer.new_channel(prefix="hub.")
+            self.channel = await layer.new_channel(prefix="hub")
             await layer.group_add(group_name(self.code), self.channel)
         # Read after subscribing: anything committed later arrives through the layer.
         state = await in_db_thread(selectors.room_live_state)(room_id=self.room_id)
@@ -315,6 +315,9 @@ class RoomFeed:
         messages = await in_db_thread(selectors.messages_range)(
             room_id=self.room_id, first=self.delivered + 1, last=last
         )
+        if messages:
+            # The layer dropped or reordered these; rare, and worth knowing about.
+            logger.info("room %s: %d message(s) filled from the database", self.code, len(messages))
         for message in messages:
             if message.seq > self.delivered:
                 self._deliver_message(message.seq, message_frame(message))
