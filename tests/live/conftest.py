@@ -24,6 +24,18 @@ TIMEOUT = 5
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _no_persistent_connections():
+    """The consumer's ORM work runs in pool threads, each with its own connection; with
+    CONN_MAX_AGE they would outlive the tests and keep the test database from being
+    dropped."""
+    settings_dict = connections["default"].settings_dict
+    before = settings_dict["CONN_MAX_AGE"]
+    settings_dict["CONN_MAX_AGE"] = 0
+    yield
+    settings_dict["CONN_MAX_AGE"] = before
+
+
 @pytest.fixture(autouse=True)
 async def _hub_per_test():
     """Each test runs on its own event loop: close that loop's hub when the test ends, so
