@@ -23,12 +23,20 @@ run: migrate
 	@echo "Create an organiser account with: $(BIN)/python manage.py demo  (or createsuperuser)"
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-# Two Daphne processes on ports 8001 and 8002 sharing PostgreSQL and Redis
-# (set DATABASE_URL and REDIS_URL first; see README, "Running at scale").
+# Several Daphne processes (ports CLUSTER_PORTS) sharing PostgreSQL and Redis: set
+# DATABASE_URL and REDIS_URL first (docs: "Running several processes"). A deep listen
+# backlog and a 30 s handshake timeout let a whole hall join at once.
+CLUSTER_PORTS ?= 8001 8002
+DAPHNE_FLAGS ?= --websocket_connect_timeout 30
 run-cluster: migrate
+	@test -n "$$REDIS_URL" || { echo "run-cluster needs REDIS_URL (and DATABASE_URL=postgres://...)" >&2; exit 1; }
 	$(BIN)/python manage.py collectstatic --noinput >/dev/null
-	$(BIN)/daphne -b $(HOST) -p 8001 huiliao_site.asgi:application & \
-	$(BIN)/daphne -b $(HOST) -p 8002 huiliao_site.asgi:application & \
+	@pids=""; \
+	for port in $(CLUSTER_PORTS); do \
+	  $(BIN)/daphne -e tcp:port=$$port:interface=$(HOST):backlog=2048 $(DAPHNE_FLAGS) huiliao_site.asgi:application & \
+	  pids="$$pids $$!"; \
+	done; \
+	trap 'kill $$pids 2>/dev/null' INT TERM EXIT; \
 	wait
 
 test: $(STAMP)

@@ -1,4 +1,5 @@
 import datetime as dt
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Max, Min
@@ -89,3 +90,13 @@ def throttle_check_post(*, room: Room, user, now: dt.datetime | None = None) -> 
             code="rate_limited",
             wait=int(wait) + 1,
         )
+
+
+def room_live_state(*, room_id: int) -> dict[str, Any] | None:
+    """What the room hub re-reads every few seconds: last seq, open or not, expiry."""
+    row = Room.objects.filter(pk=room_id).values("last_seq", "closed_at", "expires_at").first()
+    if row is None:
+        return None
+    expires_at = row["expires_at"]
+    row["open"] = row["closed_at"] is None and (expires_at is None or expires_at > timezone.now())
+    return row

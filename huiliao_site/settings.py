@@ -318,6 +318,9 @@ HUILIAO_POST_RATE_SECONDS = env_int("HUILIAO_POST_RATE_SECONDS", 10)
 HUILIAO_WS_IDLE_TIMEOUT = env_int("HUILIAO_WS_IDLE_TIMEOUT", 75)
 HUILIAO_WS_QUEUE_LIMIT = env_int("HUILIAO_WS_QUEUE_LIMIT", 1000)
 HUILIAO_RESUME_LIMIT = env_int("HUILIAO_RESUME_LIMIT", 500)
+# How often each process's room hub re-reads a room with local sockets (fills messages the
+# channel layer dropped, closes rooms that were closed or expired; expiry is also timed).
+HUILIAO_HUB_CHECK_SECONDS = env_int("HUILIAO_HUB_CHECK_SECONDS", 5)
 
 # --- Logging ----------------------------------------------------------------------------
 LOGGING = {

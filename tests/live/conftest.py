@@ -1,0 +1,217 @@
+"""Websocket helpers: real ASGI application, real services, one hub per test loop."""
+
+import asyncio
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.db import connections
+
+from accounts.services import token_for
+from history.hub import get_hub
+from huiliao_site.asgi import application
+
+TIMEOUT = 5
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_persistent_connections():
+    """The consumer's ORM work runs in pool threads, each with its own connection; with
+    CONN_MAX_AGE they would outlive the tests and keep the test database from being
+    dropped."""
+    settings_dict = connections["default"].settings_dict
+    before = settings_dict["CONN_MAX_AGE"]
+    settings_dict["CONN_MAX_AGE"] = 0
+    yield
+    settings_dict["CONN_MAX_AGE"] = before
+
+
+@pytest.fixture(autouse=True)
+async def _hub_per_test():
+    """Each test runs on its own event loop: close that loop's hub when the test ends, so
+    no subscription or task outlives it."""
+    yield
+    await get_hub().close()
+    await asyncio.sleep(0)
+    # The sync worker thread keeps its connection (CONN_MAX_AGE); let the test DB go.
+    await database_sync_to_async(connections.close_all)()
+
+
+async def token_header(user) -> list[tuple[bytes, bytes]]:
+    key = await database_sync_to_async(token_for)(user=user)
+    return [(b"authorization", f"Token {key}".encode())]
+
+
+async def open_socket(
+    code: str, user=None, *, after_seq: int | None = None, headers=None, app=application
+) -> WebsocketCommunicator:
+    """Connect (as `user`, by token) and return the communicator; handshake accepted."""
+    path = f"/ws/rooms/{code}/"
+    if after_seq is not None:
+        path += "?" + urlencode({"after_seq": after_seq})
+    headers = list(headers or [])
+    if user is not None:
+        headers += await token_header(user)
+    communicator = WebsocketCommunicator(app, path, headers=headers)
+    connected, _ = await communicator.connect(timeout=TIMEOUT)
+    assert connected
+    return communicator
+
+
+async def receive(communicator: WebsocketCommunicator) -> dict:
+    return await communicator.receive_json_from(timeout=TIMEOUT)
+
+
+async def receive_close(communicator: WebsocketCommunicator) -> int:
+    output = await communicator.receive_output(timeout=TIMEOUT)
+    assert output["type"] == "websocket.close", output
+    return output.get("code")
+
+
+async def receive_until_close(communicator: WebsocketCommunicator) -> tuple[list[dict], int]:
+    frames = []
+    while True:
+        output = await communicator.receive_output(timeout=TIMEOUT)
+        if output["type"] == "websocket.close":
+            return frames, output.get("code")
+        frames.append(json.loads(output["text"]))
+
+
+async def open_member_socket(code: str, user, **kwargs) -> tuple[WebsocketCommunicator, dict]:
+    """Connect and read the hello frame."""
+    communicator = await open_socket(code, user, **kwargs)
+    hello = await receive(communicator)
+    assert hello["type"] == "hello", hello
+    return communicator, hello
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    # Factories hash a password per user; PBKDF2 would dominate these tests' run time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+# --- real Daphne processes ----------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def raise_open_files_limit(wanted: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
+
+
+def daphne_args(port: int) -> list[str]:
+    """As in `make run-cluster`: a listen backlog and a handshake timeout that let a
+    whole hall join at once (Daphne's defaults: 50 and 5 s)."""
+    return [
+        "-e",
+        f"tcp:port={port}:interface=127.0.0.1:backlog=2048",
+        "--websocket_connect_timeout",
+        "30",
+    ]
+
+
+class DaphneProcess:
+    """`daphne` serving the real application on a free loopback port, on the test
+    database (the one pytest-django created) and the real Redis."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path, name: str) -> None:
+        self.env = env
+        self.port = free_port()
+        self.log_path = log_dir / f"daphne-{name}.log"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def ws_base(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(  # noqa: S603 (our interpreter, fixed arguments)
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                *daphne_args(self.port),
+                "huiliao_site.asgi:application",
+            ],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"daphne exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("daphne did not start listening within 30 s")
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def daphne(postgres, redis_url, tmp_path, settings):
+    """Start Daphne processes sharing the test database and Redis: `daphne("a")`."""
+    settings.HUILIAO_POST_RATE_COUNT = 100_000  # these tests post faster than people do
+
+    database = settings.DATABASES["default"]
+    url = (
+        f"postgres://{quote(database['USER'] or '')}:{quote(database['PASSWORD'] or '')}"
+        f"@{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}/{database['NAME']}"
+    )
+    prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
+    env = dict(
+        os.environ,
+        DATABASE_URL=url,
+        REDIS_URL=redis_url,
+        REDIS_PREFIX=prefix,  # the same as this process, which posts through services too
+        DJANGO_SETTINGS_MODULE="huiliao_site.settings",
+        HUILIAO_POST_RATE_COUNT="100000",
+        PYTHONUNBUFFERED="1",
+    )
+    started: list[DaphneProcess] = []
+
+    def start(name: str) -> DaphneProcess:
+        process = DaphneProcess(env, tmp_path, name)
+        process.start()
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()

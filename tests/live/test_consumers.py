@@ -1,0 +1,582 @@
+"""The live protocol through the real ASGI application (auth middleware, routing, hub)."""
+
+import asyncio
+import datetime as dt
+import threading
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+from django.utils import timezone
+
+from history import services as history_services
+from history.hub import get_hub
+from history.models import Message
+from huiliao_site.asgi import application
+from rooms import services as room_services
+from rooms.events import iso_datetime
+from rooms.models import Membership, Room
+from tests.factories import RoomFactory, UserFactory, join, post
+from tests.live.conftest import (
+    open_member_socket,
+    open_socket,
+    receive,
+    receive_close,
+    receive_until_close,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+db = database_sync_to_async
+
+
+def expected_message(message: Message, *, display_name: str | None = None) -> dict:
+    """The exact frame for a stored message (spelled out, not built by the code under test)."""
+    sender = None
+    if message.sender_id is not None:
+        sender = {
+            "id": str(message.sender_id),
+            "display_name": display_name,
+            "avatar_url": message.sender.avatar_url,
+        }
+    return {
+        "type": "message",
+        "message": {
+            "seq": message.seq,
+            "client_id": message.client_id,
+            "sender": sender,
+            "kind": message.kind,
+            "body": message.body,
+            "hidden": message.hidden,
+            "created_at": iso_datetime(message.created_at),
+        },
+    }
+
+
+def stored(room: Room, seq: int) -> Message:
+    return Message.objects.select_related("sender").get(room=room, seq=seq)
+
+
+def make_member(room: Room, name: str):
+    return join(room, UserFactory(nickname=name), display_name=name).user
+
+
+# --- connecting ---------------------------------------------------------------------------
+
+
+async def test_connect_member_gets_hello_first(room, user):
+    other = await db(make_member)(room, "Ann")
+    communicator = await open_socket(room.code, other)
+    assert await receive(communicator) == {
+        "type": "hello",
+        "room": room.code,
+        "last_seq": 1,
+        "members": 2,
+    }
+    assert await communicator.receive_nothing(timeout=0.2)
+    await communicator.disconnect()
+
+
+async def test_connect_without_credentials_closes_4401(room):
+    communicator = await open_socket(room.code)
+    assert await receive_close(communicator) == 4401
+
+
+async def test_connect_with_unknown_token_closes_4401(room):
+    communicator = await open_socket(room.code, headers=[(b"authorization", b"Token nope")])
+    assert await receive_close(communicator) == 4401
+
+
+async def test_connect_unknown_room_closes_4404(user):
+    communicator = await open_socket("ZZZZ2222", user)
+    assert await receive_close(communicator) == 4404
+
+
+async def test_connect_non_member_closes_4403(room):
+    stranger = await db(UserFactory)()
+    communicator = await open_socket(room.code, stranger)
+    assert await receive_close(communicator) == 4403
+
+
+async def test_connect_banned_member_closes_4403(room):
+    banned = await db(make_member)(room, "Bob")
+    membership = await db(Membership.objects.get)(room=room, user=banned)
+    await db(room_services.membership_set_banned)(membership=membership, banned=True)
+    communicator = await open_socket(room.code, banned)
+    assert await receive_close(communicator) == 4403
+
+
+async def test_connect_member_who_left_closes_4403(room):
+    gone = await db(make_member)(room, "Bob")
+    await db(history_services.member_leave)(room=room, user=gone)
+    communicator = await open_socket(room.code, gone)
+    assert await receive_close(communicator) == 4403
+
+
+async def test_connect_closed_room_sends_room_closed_then_4410(room, user):
+    await db(room_services.room_close)(room=room)
+    communicator = await open_socket(room.code, user)
+    assert await receive_until_close(communicator) == ([{"type": "room_closed"}], 4410)
+
+
+async def test_connect_expired_room_sends_room_closed_then_4410(user):
+    room = await db(RoomFactory)(owner=user)
+    await db(Room.objects.filter(pk=room.pk).update)(
+        expires_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+    communicator = await open_socket(room.code, user)
+    assert await receive_until_close(communicator) == ([{"type": "room_closed"}], 4410)
+
+
+async def test_connect_token_without_origin_is_accepted(room, user):
+    communicator, hello = await open_member_socket(room.code, user)
+    assert hello == {"type": "hello", "room": room.code, "last_seq": 0, "members": 1}
+    await communicator.disconnect()
+
+
+def _session_cookie(user) -> bytes:
+    client = Client()
+    user.refresh_from_db()  # the stored password hash is what the session is bound to
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+async def test_connect_session_from_our_origin_is_accepted(room, user):
+    cookie = await db(_session_cookie)(user)
+    headers = [(b"origin", b"http://127.0.0.1:8000"), (b"cookie", cookie)]
+    communicator = await open_socket(room.code, headers=headers)
+    assert await receive(communicator) == {
+        "type": "hello",
+        "room": room.code,
+        "last_seq": 0,
+        "members": 1,
+    }
+    await communicator.disconnect()
+
+
+async def test_connect_session_from_foreign_origin_closes_4401(room, user):
+    cookie = await db(_session_cookie)(user)
+    headers = [(b"origin", b"https://evil.example"), (b"cookie", cookie)]
+    communicator = await open_socket(room.code, headers=headers)
+    assert await receive_close(communicator) == 4401
+
+
+async def test_connect_session_without_origin_closes_4401(room, user):
+    cookie = await db(_session_cookie)(user)
+    communicator = await open_socket(room.code, headers=[(b"cookie", cookie)])
+    assert await receive_close(communicator) == 4401
+
+
+# --- live frames --------------------------------------------------------------------------
+
+
+async def test_message_reaches_every_member_once_and_no_one_else(room, user):
+    ann = await db(make_member)(room, "Ann")
+    other_room = await db(RoomFactory)()
+    outsider = await db(make_member)(other_room, "Eve")
+    owner_socket, _ = await open_member_socket(room.code, user)
+    ann_socket, _ = await open_member_socket(room.code, ann)
+    outsider_socket, _ = await open_member_socket(other_room.code, outsider)
+
+    message = await db(post)(room, ann, "hello hall", client_id="c-1")
+    expected = await db(lambda: expected_message(stored(room, message.seq), display_name="Ann"))()
+    assert expected["message"]["seq"] == 2
+    assert await receive(owner_socket) == expected
+    assert await receive(ann_socket) == expected
+    assert await owner_socket.receive_nothing(timeout=0.2)
+    assert await ann_socket.receive_nothing(timeout=0.05)
+    assert await outsider_socket.receive_nothing(timeout=0.05)
+    for communicator in (owner_socket, ann_socket, outsider_socket):
+        await communicator.disconnect()
+
+
+async def test_hub_subscribes_once_per_room_and_unsubscribes_with_last_socket(room, user):
+    ann = await db(make_member)(room, "Ann")
+    first, _ = await open_member_socket(room.code, user)
+    second, _ = await open_member_socket(room.code, ann)
+    hub = get_hub()
+    assert list(hub.feeds) == [room.code]
+    assert len(hub.feeds[room.code].sockets) == 2
+    await first.disconnect()
+    assert len(hub.feeds[room.code].sockets) == 1
+    await second.disconnect()
+    assert hub.feeds == {}
+
+
+async def test_send_is_stored_and_broadcast_with_client_id(room, user):
+    ann = await db(make_member)(room, "Ann")
+    owner_socket, _ = await open_member_socket(room.code, user)
+    ann_socket, _ = await open_member_socket(room.code, ann)
+    await ann_socket.send_json_to(
+        {"type": "send", "body": "  from the socket ", "client_id": "abc"}
+    )
+    frame = await receive(ann_socket)
+    expected = await db(lambda: expected_message(stored(room, 2), display_name="Ann"))()
+    assert frame == expected
+    assert frame["message"]["body"] == "from the socket"
+    assert frame["message"]["client_id"] == "abc"
+    assert await receive(owner_socket) == expected
+    for communicator in (owner_socket, ann_socket):
+        await communicator.disconnect()
+
+
+async def test_send_same_client_id_returns_stored_message_to_sender_only(room, user):
+    ann = await db(make_member)(room, "Ann")
+    owner_socket, _ = await open_member_socket(room.code, user)
+    ann_socket, _ = await open_member_socket(room.code, ann)
+    frame = {"type": "send", "body": "once", "client_id": "same"}
+    await ann_socket.send_json_to(frame)
+    first = await receive(ann_socket)
+    assert await receive(owner_socket) == first
+    await ann_socket.send_json_to(dict(frame, body="changed"))
+    assert await receive(ann_socket) == first
+    assert await owner_socket.receive_nothing(timeout=0.3)
+    assert await db(Message.objects.filter(room=room, client_id="same").count)() == 1
+    for communicator in (owner_socket, ann_socket):
+        await communicator.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("frame", "code", "detail"),
+    [
+        (
+            {"type": "send", "body": "   ", "client_id": "x"},
+            "invalid_body",
+            "body must not be blank.",
+        ),
+        ({"type": "send", "body": 5, "client_id": "x"}, "invalid_body", "body must be a string."),
+        (
+            {"type": "send", "body": "hi"},
+            "invalid_client_id",
+            "client_id is required (a fresh UUID per message).",
+        ),
+        ({"type": "dance"}, "invalid", "Unknown frame type 'dance'."),
+        ({"type": "resume", "after_seq": "3"}, "invalid", "after_seq must be a whole number ≥ 0."),
+        ({"no": "type"}, "invalid", "Send a JSON object with a type."),
+    ],
+)
+async def test_bad_frame_gets_error_and_socket_stays_open(room, user, frame, code, detail):
+    communicator, _ = await open_member_socket(room.code, user)
+    await communicator.send_json_to(frame)
+    assert await receive(communicator) == {"type": "error", "code": code, "detail": detail}
+    await communicator.send_json_to({"type": "ping"})
+    assert await receive(communicator) == {"type": "pong"}
+    await communicator.disconnect()
+
+
+async def test_invalid_json_gets_error(room, user):
+    communicator, _ = await open_member_socket(room.code, user)
+    await communicator.send_to(text_data="{not json")
+    assert await receive(communicator) == {
+        "type": "error",
+        "code": "invalid",
+        "detail": "Send a JSON object with a type.",
+    }
+    await communicator.disconnect()
+
+
+async def test_send_while_muted_gets_muted_error(room, user):
+    ann = await db(make_member)(room, "Ann")
+    membership = await db(Membership.objects.get)(room=room, user=ann)
+    membership = await db(room_services.membership_mute)(membership=membership, minutes=5)
+    communicator, _ = await open_member_socket(room.code, ann)
+    await communicator.send_json_to({"type": "send", "body": "hi", "client_id": "m"})
+    assert await receive(communicator) == {
+        "type": "error",
+        "code": "muted",
+        "detail": f"You are muted until {membership.muted_until.isoformat()}.",
+    }
+    assert await communicator.receive_nothing(timeout=0.2)
+    await communicator.disconnect()
+
+
+async def test_send_over_the_throttle_gets_rate_limited_error(room, user, settings):
+    settings.HUILIAO_POST_RATE_COUNT = 2
+    communicator, _ = await open_member_socket(room.code, user)
+    for n in range(2):
+        await communicator.send_json_to({"type": "send", "body": f"m{n}", "client_id": f"t{n}"})
+        assert (await receive(communicator))["message"]["body"] == f"m{n}"
+    await communicator.send_json_to({"type": "send", "body": "m2", "client_id": "t2"})
+    assert await receive(communicator) == {
+        "type": "error",
+        "code": "rate_limited",
+        "detail": "Slow down: at most 2 messages every 10 s.",
+    }
+    await communicator.disconnect()
+
+
+async def test_ping_gets_pong(room, user):
+    communicator, _ = await open_member_socket(room.code, user)
+    await communicator.send_json_to({"type": "ping"})
+    assert await receive(communicator) == {"type": "pong"}
+    await communicator.disconnect()
+
+
+async def test_announcement_frame(room, user):
+    communicator, _ = await open_member_socket(room.code, user)
+    room = await db(room_services.announcement_set)(room=room, text=" Keynote moved to hall B ")
+    assert await receive(communicator) == {
+        "type": "announcement",
+        "announcement": {
+            "text": "Keynote moved to hall B",
+            "updated_at": iso_datetime(room.announcement_updated_at),
+        },
+    }
+    await communicator.disconnect()
+
+
+async def test_join_sends_members_and_system_message(room, user):
+    communicator, _ = await open_member_socket(room.code, user)
+    ann = await db(make_member)(room, "Ann")
+    frames = [await receive(communicator), await receive(communicator)]
+    joined = await db(lambda: expected_message(stored(room, 1)))()
+    assert joined["message"]["body"] == "Ann joined"
+    assert sorted(frames, key=lambda f: f["type"]) == [{"type": "members", "count": 2}, joined]
+    assert ann is not None
+    await communicator.disconnect()
+
+
+async def test_message_hidden_and_restored_frames(room, user):
+    communicator, _ = await open_member_socket(room.code, user)
+    message = await db(post)(room, user, "oops", client_id="h")
+    await receive(communicator)
+    await db(history_services.message_set_hidden)(message=message, hidden=True)
+    assert await receive(communicator) == {"type": "message_hidden", "seq": 1}
+    await db(history_services.message_set_hidden)(message=message, hidden=False)
+    restored = await db(lambda: expected_message(stored(room, 1), display_name=user.nickname))()
+    assert await receive(communicator) == {
+        "type": "message_restored",
+        "message": restored["message"],
+    }
+    await communicator.disconnect()
+
+
+async def test_room_closed_frame_then_4410_for_everyone(room, user):
+    ann = await db(make_member)(room, "Ann")
+    owner_socket, _ = await open_member_socket(room.code, user)
+    ann_socket, _ = await open_member_socket(room.code, ann)
+    await db(room_services.room_close)(room=room)
+    assert await receive_until_close(owner_socket) == ([{"type": "room_closed"}], 4410)
+    assert await receive_until_close(ann_socket) == ([{"type": "room_closed"}], 4410)
+    assert get_hub().feeds == {}
+
+
+async def test_room_expiring_while_open_sends_room_closed_then_4410(user):
+    expires_at = timezone.now() + dt.timedelta(seconds=1.5)
+    room = await db(RoomFactory)(owner=user)
+    await db(Room.objects.filter(pk=room.pk).update)(expires_at=expires_at)
+    communicator, _ = await open_member_socket(room.code, user)
+    frames, code = await receive_until_close(communicator)
+    assert (frames, code) == ([{"type": "room_closed"}], 4410)
+    assert timezone.now() >= expires_at
+
+
+async def test_leave_closes_that_members_sockets_4403(room, user):
+    ann = await db(make_member)(room, "Ann")
+    owner_socket, _ = await open_member_socket(room.code, user)
+    ann_phone, _ = await open_member_socket(room.code, ann)
+    ann_laptop, _ = await open_member_socket(room.code, ann)
+    await db(history_services.member_leave)(room=room, user=ann)
+    assert await receive_close(ann_phone) == 4403
+    assert await receive_close(ann_laptop) == 4403
+    left = await db(lambda: expected_message(stored(room, 2)))()
+    frames = [await receive(owner_socket), await receive(owner_socket)]
+    assert sorted(frames, key=lambda f: f["type"]) == [{"type": "members", "count": 1}, left]
+    await owner_socket.disconnect()
+
+
+async def test_ban_closes_that_members_sockets_4403(room, user):
+    ann = await db(make_member)(room, "Ann")
+    owner_socket, _ = await open_member_socket(room.code, user)
+    ann_socket, _ = await open_member_socket(room.code, ann)
+    membership = await db(Membership.objects.get)(room=room, user=ann)
+    await db(room_services.membership_set_banned)(membership=membership, banned=True)
+    assert await receive_close(ann_socket) == 4403
+    assert await receive(owner_socket) == {"type": "members", "count": 1}
+    await owner_socket.disconnect()
+
+
+async def test_idle_socket_is_closed_and_pinging_socket_is_not(room, user, settings):
+    settings.HUILIAO_WS_IDLE_TIMEOUT = 1
+    silent, _ = await open_member_socket(room.code, user)
+    chatty, _ = await open_member_socket(room.code, user)
+    for _ in range(6):
+        await chatty.send_json_to({"type": "ping"})
+        assert await receive(chatty) == {"type": "pong"}
+        await asyncio.sleep(0.3)
+    assert await receive_close(silent) == 4408
+    await chatty.disconnect()
+
+
+# --- resume -------------------------------------------------------------------------------
+
+
+def post_many(room: Room, user, count: int, prefix: str = "m") -> None:
+    for n in range(count):
+        post(room, user, f"{prefix}{n}", client_id=f"{prefix}{n}")
+
+
+async def test_resume_after_seq_replays_in_order_then_live(room, user, settings):
+    settings.HUILIAO_POST_RATE_COUNT = 1000
+    await db(post_many)(room, user, 5)
+    communicator, hello = await open_member_socket(room.code, user, after_seq=2)
+    assert hello == {"type": "hello", "room": room.code, "last_seq": 5, "members": 1}
+    expected = await db(
+        lambda: [expected_message(stored(room, s), display_name=user.nickname) for s in (3, 4, 5)]
+    )()
+    assert [await receive(communicator) for _ in range(3)] == expected
+    await db(post)(room, user, "live", client_id="live")
+    assert (await receive(communicator))["message"]["seq"] == 6
+    assert await communicator.receive_nothing(timeout=0.2)
+    await communicator.disconnect()
+
+
+async def test_resume_frame_replays_from_the_given_seq(room, user, settings):
+    settings.HUILIAO_POST_RATE_COUNT = 1000
+    communicator, _ = await open_member_socket(room.code, user)
+    await db(post_many)(room, user, 3)
+    assert [(await receive(communicator))["message"]["seq"] for _ in range(3)] == [1, 2, 3]
+    await communicator.send_json_to({"type": "resume", "after_seq": 1})
+    assert [(await receive(communicator))["message"]["seq"] for _ in range(2)] == [2, 3]
+    await db(post)(room, user, "live", client_id="live")
+    assert (await receive(communicator))["message"]["seq"] == 4
+    assert await communicator.receive_nothing(timeout=0.2)
+    await communicator.disconnect()
+
+
+async def test_resume_beyond_limit_sends_newest_and_truncated_hint(room, user, settings):
+    settings.HUILIAO_POST_RATE_COUNT = 1000
+    settings.HUILIAO_RESUME_LIMIT = 5
+    await db(post_many)(room, user, 8)
+    communicator, _ = await open_member_socket(room.code, user, after_seq=0)
+    assert await receive(communicator) == {"type": "resume_truncated", "first_seq": 4}
+    assert [(await receive(communicator))["message"]["seq"] for _ in range(5)] == [4, 5, 6, 7, 8]
+    assert await communicator.receive_nothing(timeout=0.2)
+    await communicator.disconnect()
+
+
+async def test_resume_with_messages_arriving_mid_replay_has_no_gap_or_duplicate(
+    room, user, settings
+):
+    settings.HUILIAO_POST_RATE_COUNT = 10_000
+    settings.HUILIAO_RESUME_LIMIT = 10_000
+    await db(post_many)(room, user, 300, prefix="old")
+    writer = await db(make_member)(room, "Writer")  # seq 301 is "Writer joined"
+    done = threading.Event()
+
+    def keep_posting():
+        from django.db import connection
+
+        try:
+            post_many(room, writer, 150, prefix="new")
+        finally:
+            connection.close()
+            done.set()
+
+    thread = threading.Thread(target=keep_posting)
+    thread.start()
+    try:
+        communicator, _ = await open_member_socket(room.code, user, after_seq=0)
+        seqs = []
+        while len(seqs) < 451:
+            frame = await receive(communicator)
+            assert frame["type"] in {"message", "members"}, frame
+            if frame["type"] == "message":
+                seqs.append(frame["message"]["seq"])
+    finally:
+        await asyncio.to_thread(thread.join)
+    assert seqs == list(range(1, 452))
+    assert await communicator.receive_nothing(timeout=0.3)
+    await communicator.disconnect()
+
+
+# --- the hub's repairs --------------------------------------------------------------------
+
+
+def store_unpublished(room: Room, user, body: str) -> Message:
+    """A stored message whose event the layer lost (stored without publishing)."""
+    from django.db import transaction
+
+    with transaction.atomic():
+        seq = room_services.room_next_seq(room=room)
+        return Message.objects.create(room=room, seq=seq, sender=user, body=body, client_id=body)
+
+
+async def test_hub_fills_a_gap_from_the_database(room, user):
+    communicator, _ = await open_member_socket(room.code, user)
+    await db(store_unpublished)(room, user, "lost-1")
+    await db(store_unpublished)(room, user, "lost-2")
+    await db(post)(room, user, "seen", client_id="seen")
+    frames = [await receive(communicator) for _ in range(3)]
+    assert [(f["message"]["seq"], f["message"]["body"]) for f in frames] == [
+        (1, "lost-1"),
+        (2, "lost-2"),
+        (3, "seen"),
+    ]
+    assert await communicator.receive_nothing(timeout=0.2)
+    await communicator.disconnect()
+
+
+async def test_hub_fills_a_lost_tail_on_its_periodic_check(room, user, settings):
+    settings.HUILIAO_HUB_CHECK_SECONDS = 1
+    communicator, _ = await open_member_socket(room.code, user)
+    await db(store_unpublished)(room, user, "lost")
+    frame = await receive(communicator)
+    assert (frame["message"]["seq"], frame["message"]["body"]) == (1, "lost")
+    await communicator.disconnect()
+
+
+async def test_hub_drops_a_duplicate_event(room, user):
+    from rooms.events import send_now
+
+    communicator, _ = await open_member_socket(room.code, user)
+    message = await db(post)(room, user, "once", client_id="once")
+    frame = await receive(communicator)
+    await db(send_now)(room.code, frame)  # the layer delivers it a second time
+    assert await communicator.receive_nothing(timeout=0.3)
+    assert message.seq == 1
+    await communicator.disconnect()
+
+
+# --- slow consumers -----------------------------------------------------------------------
+
+
+class StalledServer:
+    """The ASGI app behind a server whose sends stop completing once `stall` is set (a
+    client that stopped reading, as a server with back-pressure sees it)."""
+
+    def __init__(self, app):
+        self.app = app
+        self.stall = False
+        self.resume = asyncio.Event()
+
+    async def __call__(self, scope, receive, send):
+        async def slow_send(message):
+            if self.stall:
+                await self.resume.wait()
+            await send(message)
+
+        return await self.app(scope, receive, slow_send)
+
+
+async def test_slow_socket_is_cut_off_4408_without_stalling_others(room, user, settings):
+    settings.HUILIAO_POST_RATE_COUNT = 1000
+    settings.HUILIAO_WS_QUEUE_LIMIT = 3
+    stalled = StalledServer(application)
+    slow, _ = await open_member_socket(room.code, user, app=stalled)
+    fast, _ = await open_member_socket(room.code, user)
+    stalled.stall = True
+    await db(post_many)(room, user, 6)
+    assert [(await receive(fast))["message"]["seq"] for _ in range(6)] == [1, 2, 3, 4, 5, 6]
+    stalled.resume.set()
+    frames, code = await receive_until_close(slow)
+    assert code == 4408
+    assert [f["message"]["seq"] for f in frames] == [1]
+    await fast.disconnect()
+
+
+async def test_unknown_path_is_refused(user):
+    communicator = WebsocketCommunicator(application, "/ws/nowhere/")
+    with pytest.raises(ValueError, match="No route found"):
+        await communicator.connect(timeout=1)
