@@ -141,6 +141,10 @@ class DaphneProcess:
     def ws_base(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
 
+    @property
+    def http_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
     def start(self) -> None:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(  # noqa: S603 (our interpreter, fixed arguments)

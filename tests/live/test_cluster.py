@@ -3,6 +3,7 @@
 import asyncio
 import json
 
+import httpx
 import pytest
 from channels.db import database_sync_to_async
 from django.utils import timezone
@@ -86,8 +87,18 @@ async def test_member_on_one_process_gets_messages_posted_through_another(daphne
             await sender.send(json.dumps({"type": "send", "body": f"ws{n}", "client_id": f"ws{n}"}))
             await asyncio.sleep(0.01)
 
-    # The other writer is this process, calling the service a REST view calls.
-    await asyncio.gather(send_over_b(), db(post_many)(room, user, 20, "rest", 0.01))
+    async def post_over_b_rest():
+        async with httpx.AsyncClient(
+            base_url=b.http_base, headers={"Authorization": f"Token {owner_key}"}
+        ) as http:
+            for n in range(20):
+                response = await http.post(
+                    f"/api/v1/rooms/{room.code}/messages",
+                    json={"body": f"rest{n}", "client_id": f"rest{n}"},
+                )
+                assert response.status_code == 201, response.text
+
+    await asyncio.gather(send_over_b(), post_over_b_rest())
     on_a = await collect_messages(listener, 40)
     on_b = await collect_messages(sender, 40)
     assert [m["seq"] for m in on_a] == list(range(2, 42))
