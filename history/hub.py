@@ -23,6 +23,7 @@ Delivery rules, which make the layer's losses and reorderings harmless:
 """
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -86,6 +87,34 @@ async def _resume(coro: Coroutine, yielded: Any) -> None:
         coro.close()
 
 
+def server_backlog(send: Send) -> Callable[[], int] | None:
+    """How many bytes the server holds for this socket without having written them, when
+    we can see it.
+
+    Daphne completes every ASGI send at once and keeps what a client does not read in the
+    socket's Twisted transport, so behind Daphne our own queue never fills and a client
+    that stopped reading would grow that buffer without bound. When the socket's send is
+    Daphne's own (no middleware wrapped it: token-authenticated sockets), its transport's
+    buffer is measured instead.
+    """
+    protocol = send.args[0] if isinstance(send, functools.partial) and send.args else None
+    transport = getattr(protocol, "transport", None)
+    if transport is None or not all(hasattr(transport, name) for name in ("dataBuffer", "offset")):
+        return None
+
+    def backlog() -> int:
+        # What an earlier write could not hand to the kernel (the client's window and the
+        # kernel's buffers are full), not what was written in this loop iteration.
+        return len(transport.dataBuffer) - transport.offset
+
+    return backlog
+
+
+# Behind Daphne the limit is counted in bytes the server could not write yet: a kilobyte
+# per frame of HUILIAO_WS_QUEUE_LIMIT (message frames are a few hundred bytes).
+BACKLOG_BYTES_PER_FRAME = 1024
+
+
 class LocalSocket:
     """One websocket of this process, as the hub sees it."""
 
@@ -102,6 +131,7 @@ class LocalSocket:
         "last_heard",
         "limit",
         "on_close",
+        "backlog",
     )
 
     def __init__(self, *, send: Send, user_id: str, code: str) -> None:
@@ -117,6 +147,7 @@ class LocalSocket:
         self.last_heard = time.monotonic()
         self.limit = settings.HUILIAO_WS_QUEUE_LIMIT
         self.on_close: Callable[[LocalSocket], None] | None = None
+        self.backlog = server_backlog(send)
 
     def push(self, message: dict[str, Any]) -> None:
         """Hand one ASGI message to the server after those before it, without waiting."""
@@ -124,9 +155,12 @@ class LocalSocket:
             return
         if self.writer is not None:
             if len(self.pending) >= self.limit:
-                self.close(CLOSE_TOO_SLOW)
+                self._cut_off()
                 return
             self.pending.append(message)
+            return
+        if self.backlog is not None and self.backlog() > self.limit * BACKLOG_BYTES_PER_FRAME:
+            self._cut_off()
             return
         self._write(message)
 
@@ -173,6 +207,10 @@ class LocalSocket:
         buffered, self.buffer = self.buffer, []
         for frame_seq, message in buffered:
             self.deliver(frame_seq, message)
+
+    def _cut_off(self) -> None:
+        logger.info("room %s: socket too slow, closed with %d", self.code, CLOSE_TOO_SLOW)
+        self.close(CLOSE_TOO_SLOW)
 
     def close(self, code: int) -> None:
         """Close with `code` after what is already handed over; nothing is sent after it."""

@@ -210,8 +210,8 @@ def daphne(postgres, redis_url, tmp_path, settings):
     )
     started: list[DaphneProcess] = []
 
-    def start(name: str) -> DaphneProcess:
-        process = DaphneProcess(env, tmp_path, name)
+    def start(name: str, **overrides: str) -> DaphneProcess:
+        process = DaphneProcess(dict(env, **overrides), tmp_path, name)
         process.start()
         started.append(process)
         return process

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import socket
 
 import httpx
 import pytest
@@ -38,6 +39,12 @@ def post_many(room: Room, user, count: int, prefix: str, pause: float = 0.0) -> 
             time.sleep(pause)
     finally:
         connection.close()
+
+
+def post_long(room: Room, user, count: int) -> None:
+    """Messages of 6 KB each on the wire (2,000 CJK characters)."""
+    for n in range(count):
+        post(room, user, "会" * 2000, client_id=f"long{n}")
 
 
 async def open_ws(
@@ -182,3 +189,27 @@ async def test_thousand_socket_join_burst_on_redis(daphne, room, user):
     assert {m[0]["seq"] for m in received} == {message.seq}
     await asyncio.gather(*(ws.close() for ws, _ in sockets))
     assert_clean(a)
+
+
+async def test_reader_that_stops_reading_is_cut_off_4408_behind_daphne(daphne, room, user):
+    # Daphne never makes a send wait: the hub measures what the server could not write.
+    a = await asyncio.to_thread(daphne, "a", HUILIAO_WS_QUEUE_LIMIT="50")
+    key = await db(token_for)(user=user)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", a.port))
+    stalled = await connect(
+        f"{a.ws_base}/ws/rooms/{room.code}/",
+        sock=sock,
+        additional_headers={"Authorization": f"Token {key}"},
+        max_queue=1,  # stop reading from the network once one frame waits
+    )
+    # More than the kernel buffers on loopback (about 3 MB) before the server's own.
+    await db(post_long)(room, user, 700)
+    got = 0
+    with pytest.raises(ConnectionClosed):
+        while True:
+            frame = json.loads(await asyncio.wait_for(stalled.recv(), 20))
+            got += frame["type"] == "message"
+    assert got < 700
+    assert "socket too slow, closed with 4408" in a.log()
