@@ -124,9 +124,11 @@ class DaphneWire:
         return cls(protocol, transport)
 
     def backlog(self) -> int:
-        # What an earlier write could not hand to the kernel (the client's window and the
-        # kernel's buffers are full), not what was written in this loop iteration.
-        return len(self.transport.dataBuffer) - self.transport.offset
+        # Frames go to Twisted's buffers only once the kernel refused one (the client's
+        # window and the kernel's buffers are full): all of this is what the client has
+        # not read.
+        transport = self.transport
+        return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
 
     def write(self, message: dict[str, Any]) -> bool:
         """Write a `websocket.send` text message; False: leave it to Daphne."""
@@ -140,7 +142,7 @@ class DaphneWire:
         data = message.get("_wire")
         if data is None:
             data = message["_wire"] = wire_frame(message["text"])
-        if self.backlog() or transport._tempDataLen:
+        if self.backlog():
             transport.write(data)
             return True
         try:
