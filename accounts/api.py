@@ -1,7 +1,10 @@
+import unicodedata
+
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
@@ -12,19 +15,49 @@ from accounts.models import User
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
     code = serializers.CharField()
+    errors = serializers.DictField(
+        required=False, help_text="Only for `invalid`: the messages per field, for forms."
+    )
 
 
-def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
-    return {code: OpenApiResponse(ErrorSerializer) for code in statuses}
+ERROR_DESCRIPTIONS = {
+    400: "Invalid input (`invalid`, with `errors` per field).",
+    401: "No or bad credentials (`not_authenticated`, `authentication_failed`).",
+    403: "Not allowed (`permission_denied`, e.g. a session request without its CSRF token).",
+    404: "Not found.",
+    429: "Too many attempts (`throttled`); the Retry-After header says when to try again.",
+}
 
 
-def clean_nickname(value: str) -> str:
-    value = value.strip()
-    if not value:
-        raise serializers.ValidationError("Must not be blank.")
-    if len(value) > 32:
-        raise serializers.ValidationError("At most 32 characters.")
-    return value
+def error_responses(*statuses: int, **descriptions: str) -> dict[int, OpenApiResponse]:
+    """Error responses for the schema; `descriptions` (keyed "e400"...) override the defaults."""
+    return {
+        code: OpenApiResponse(
+            ErrorSerializer,
+            description=descriptions.get(f"e{code}", ERROR_DESCRIPTIONS.get(code, "")),
+        )
+        for code in statuses
+    }
+
+
+NICKNAME_MAX_LENGTH = 32
+
+
+def reject_control_characters(value: str) -> None:
+    # A nickname is shown inside system messages and on posters: no line breaks or
+    # terminal escapes.
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        raise serializers.ValidationError("Must not contain control characters.")
+
+
+class NicknameField(serializers.CharField):
+    # DRF trims whitespace before the length validators run, so 1-32 applies to the
+    # trimmed nickname, and the schema shows the real bounds.
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_length", 1)
+        kwargs.setdefault("max_length", NICKNAME_MAX_LENGTH)
+        super().__init__(**kwargs)
+        self.validators.append(reject_control_characters)
 
 
 class HttpUrlField(serializers.URLField):
@@ -34,13 +67,15 @@ class HttpUrlField(serializers.URLField):
 
     def to_internal_value(self, data):
         value = super().to_internal_value(data)
+        # Django's URLValidator also accepts ftp(s); an avatar is an <img src>, so only
+        # http(s) — never javascript:, data: or ftp:.
         if value and not value.lower().startswith(("http://", "https://")):
             raise serializers.ValidationError("Only http(s) URLs are allowed.")
         return value
 
 
 class PublicUserSerializer(serializers.ModelSerializer):
-    """What anyone may see of a user. Never add `openid` (or username, email) here."""
+    # What anyone may see of a user. Never add openid (or username, email) here.
 
     class Meta:
         model = User
@@ -49,41 +84,50 @@ class PublicUserSerializer(serializers.ModelSerializer):
 
 
 class MeSerializer(serializers.ModelSerializer):
-    nickname = serializers.CharField(max_length=64, required=False)
-    avatar_url = HttpUrlField(required=False, allow_blank=True)
+    # The caller's own profile; still never openid.
 
     class Meta:
         model = User
         fields = ["id", "nickname", "avatar_url", "kind", "is_staff", "date_joined"]
-        read_only_fields = ["id", "kind", "is_staff", "date_joined"]
+        read_only_fields = fields
 
-    def validate_nickname(self, value: str) -> str:
-        return clean_nickname(value)
+
+class MeUpdateSerializer(serializers.Serializer):
+    nickname = NicknameField(required=False)
+    avatar_url = HttpUrlField(required=False, allow_blank=True, help_text="Blank clears it.")
 
 
 class AuthResultSerializer(serializers.Serializer):
-    token = serializers.CharField()
+    token = serializers.CharField(help_text="Send it as `Authorization: Token <token>`.")
     user = MeSerializer()
 
 
 class WechatLoginSerializer(serializers.Serializer):
-    code = serializers.CharField(max_length=128)
-    nickname = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    code = serializers.CharField(max_length=128, help_text="The code from `wx.login()`.")
+    # Optional profile from the mini-program; blank keeps the stored one.
+    nickname = NicknameField(min_length=None, required=False, allow_blank=True, default="")
     avatar_url = HttpUrlField(required=False, allow_blank=True, default="")
-
-    def validate_nickname(self, value: str) -> str:
-        return clean_nickname(value) if value.strip() else ""
 
 
 class GuestLoginSerializer(serializers.Serializer):
-    nickname = serializers.CharField(max_length=64)
+    nickname = NicknameField()
 
-    def validate_nickname(self, value: str) -> str:
-        return clean_nickname(value)
+
+class LiveScopedRateThrottle(ScopedRateThrottle):
+    """ScopedRateThrottle that reads the rates when asked, not once at import.
+
+    DRF copies DEFAULT_THROTTLE_RATES into a class attribute when rest_framework.throttling
+    is first imported, so a changed REST_FRAMEWORK setting (a test's override) would never
+    reach it. `api_settings` is reloaded on every settings change.
+    """
+
+    @property
+    def THROTTLE_RATES(self):
+        return api_settings.DEFAULT_THROTTLE_RATES
 
 
 class LoginThrottleMixin:
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [LiveScopedRateThrottle]
     throttle_scope = "login"
     permission_classes = [AllowAny]
     # Login endpoints take no session: a stale CSRF-less session must not block a login.
@@ -92,9 +136,25 @@ class LoginThrottleMixin:
 
 class WechatLoginView(LoginThrottleMixin, APIView):
     @extend_schema(
+        tags=["accounts"],
         operation_id="auth_wechat",
         request=WechatLoginSerializer,
-        responses={200: AuthResultSerializer, **error_responses(400, 429, 502, 503)},
+        responses={
+            200: AuthResultSerializer,
+            **error_responses(
+                400,
+                403,
+                429,
+                502,
+                503,
+                e400="Invalid input, or WeChat refused the code (`wechat_invalid_code`: call "
+                "`wx.login()` again).",
+                e403="The account is disabled (`account_disabled`).",
+                e502="WeChat failed: `wechat_timeout`, `wechat_unreachable`, `wechat_error`, "
+                "`wechat_bad_response`. No user is created.",
+                e503="WeChat login is not configured on this server (`wechat_not_configured`).",
+            ),
+        },
         description="Log in with a `wx.login` code. Creates the user on first login.",
     )
     def post(self, request):
@@ -106,6 +166,7 @@ class WechatLoginView(LoginThrottleMixin, APIView):
 
 class GuestLoginView(LoginThrottleMixin, APIView):
     @extend_schema(
+        tags=["accounts"],
         operation_id="auth_guest",
         request=GuestLoginSerializer,
         responses={201: AuthResultSerializer, **error_responses(400, 429)},
@@ -124,9 +185,10 @@ class GuestLoginView(LoginThrottleMixin, APIView):
 
 class LogoutView(APIView):
     @extend_schema(
+        tags=["accounts"],
         operation_id="auth_logout",
         request=None,
-        responses={204: None, **error_responses(401)},
+        responses={204: None, **error_responses(401, 403)},
         description="Revoke the caller's token and end the browser session.",
     )
     def post(self, request):
@@ -135,17 +197,25 @@ class LogoutView(APIView):
 
 
 class MeView(APIView):
-    @extend_schema(operation_id="me_get", responses={200: MeSerializer, **error_responses(401)})
+    @extend_schema(
+        tags=["accounts"],
+        operation_id="me_get",
+        responses={200: MeSerializer, **error_responses(401)},
+        description="The caller's own profile.",
+    )
     def get(self, request):
         return Response(MeSerializer(request.user).data)
 
     @extend_schema(
+        tags=["accounts"],
         operation_id="me_update",
-        request=MeSerializer,
-        responses={200: MeSerializer, **error_responses(400, 401)},
+        request=MeUpdateSerializer,
+        responses={200: MeSerializer, **error_responses(400, 401, 403)},
+        description="Change the caller's nickname (1-32 characters after trimming) or "
+        "avatar_url (http or https only; blank clears it).",
     )
     def patch(self, request):
-        data = MeSerializer(request.user, data=request.data, partial=True)
+        data = MeUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = services.user_update(
             user=request.user,
@@ -157,9 +227,13 @@ class MeView(APIView):
 
 class UserDetailView(APIView):
     @extend_schema(
-        operation_id="user_get", responses={200: PublicUserSerializer, **error_responses(401, 404)}
+        tags=["accounts"],
+        operation_id="user_get",
+        responses={
+            200: PublicUserSerializer,
+            **error_responses(401, 404, e404="No such user (`user_not_found`)."),
+        },
+        description="Anyone's public profile (`user_not_found` for unknown or inactive users).",
     )
     def get(self, request, user_id):
         return Response(PublicUserSerializer(selectors.user_get_public(user_id=user_id)).data)
-
-

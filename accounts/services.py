@@ -6,6 +6,7 @@ from rest_framework.authtoken.models import Token
 
 from accounts import wechat
 from accounts.models import User
+from huiliao_site.errors import PermissionDenied
 
 
 def _username(prefix: str) -> str:
@@ -13,46 +14,50 @@ def _username(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(8)}"
 
 
-@transaction.atomic
 def user_login_wechat(*, code: str, nickname: str = "", avatar_url: str = "") -> tuple[User, str]:
     """Log a mini-program user in by their `wx.login` code; create them on first login.
 
-    Calls WeChat (outside any lock: the row is only touched once the openid is known).
+    Calls WeChat before any transaction opens: on SQLite an open (IMMEDIATE) transaction
+    holds the database's write lock, and a slow WeChat must not stall every other writer.
     """
     openid = wechat.code_to_openid(code=code)
-    user = User.objects.filter(openid=openid).first()
-    if user is None:
-        try:
-            with transaction.atomic():
-                user = User.objects.create(
-                    username=_username("wx"),
-                    openid=openid,
-                    kind=User.Kind.WECHAT,
-                    nickname=nickname or "微信用户",
-                    avatar_url=avatar_url,
-                )
-                user.set_unusable_password()
-                user.save(update_fields=["password"])
-        except IntegrityError:
-            # Two first logins raced; the other one created the user.
-            user = User.objects.get(openid=openid)
-    elif nickname or avatar_url:
-        user_update(user=user, nickname=nickname or None, avatar_url=avatar_url or None)
-    return user, token_for(user=user)
+    with transaction.atomic():
+        user = User.objects.filter(openid=openid).first()
+        if user is None:
+            try:
+                with transaction.atomic():
+                    user = User(
+                        username=_username("wx"),
+                        openid=openid,
+                        kind=User.Kind.WECHAT,
+                        nickname=nickname or "微信用户",
+                        avatar_url=avatar_url,
+                    )
+                    user.set_unusable_password()
+                    user.save(force_insert=True)
+            except IntegrityError:
+                # Two first logins raced; the other one created the user.
+                user = User.objects.get(openid=openid)
+        elif nickname or avatar_url:
+            user_update(user=user, nickname=nickname or None, avatar_url=avatar_url or None)
+        if not user.is_active:
+            raise PermissionDenied("This account is disabled.", code="account_disabled")
+        return user, token_for(user=user)
 
 
 @transaction.atomic
 def user_create_guest(*, nickname: str, request=None) -> tuple[User, str]:
     """Create a browser guest; with a request, also log that browser's session in."""
-    user = User.objects.create(username=_username("guest"), nickname=nickname, kind=User.Kind.GUEST)
+    user = User(username=_username("guest"), nickname=nickname, kind=User.Kind.GUEST)
     user.set_unusable_password()
-    user.save(update_fields=["password"])
+    user.save(force_insert=True)
     if request is not None:
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     return user, token_for(user=user)
 
 
 def token_for(*, user: User) -> str:
+    # One token per user, shared by their devices: logging out anywhere revokes it.
     token, _ = Token.objects.get_or_create(user=user)
     return token.key
 

@@ -94,7 +94,11 @@ def api_exception_handler(exc, context):
     if response is None:
         return None
     if isinstance(exc, exceptions.ValidationError):
-        response.data = {"detail": _first_message(exc.detail), "code": "invalid", "errors": exc.detail}
+        response.data = {
+            "detail": _first_message(exc.detail),
+            "code": "invalid",
+            "errors": exc.detail,
+        }
     elif isinstance(exc, exceptions.APIException):
         codes = exc.get_codes()
         code = codes if isinstance(codes, str) else "error"

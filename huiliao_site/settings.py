@@ -35,6 +35,16 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from exc
 
 
+def env_float(name: str, default: float) -> float:
+    value = env_str(name)
+    if not value:
+        return default
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from exc
+
+
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
@@ -242,6 +252,10 @@ REST_FRAMEWORK = {
         "room_create": env_str("HUILIAO_ROOM_CREATE_RATE", "30/hour"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Throttles key anonymous callers by address. Left unset, DRF keys them by the whole
+    # X-Forwarded-For header, which any client can vary to dodge the login throttle; set
+    # it to the number of reverse proxies in front of Daphne.
+    "NUM_PROXIES": env_int("HUILIAO_NUM_PROXIES", 0),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -263,7 +277,7 @@ SPECTACULAR_SETTINGS = {
 WECHAT_APPID = env_str("WECHAT_APPID")
 WECHAT_SECRET = env_str("WECHAT_SECRET")
 WECHAT_API_BASE = env_str("WECHAT_API_BASE", "https://api.weixin.qq.com").rstrip("/")
-WECHAT_TIMEOUT = float(env_str("WECHAT_TIMEOUT", "5"))
+WECHAT_TIMEOUT = env_float("WECHAT_TIMEOUT", 5.0)
 
 # --- Huiliao ----------------------------------------------------------------------------
 HUILIAO_PUBLIC_URL = env_str("HUILIAO_PUBLIC_URL").rstrip("/")
@@ -284,6 +298,12 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # httpx logs every request URL at INFO, and WeChat's jscode2session URL carries
+        # WECHAT_SECRET and the login code in its query string.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
 }
 HUILIAO_SERVE_MEDIA = env_bool("HUILIAO_SERVE_MEDIA", False)

@@ -12,12 +12,13 @@ from rooms.models import Membership, Room
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = User
-        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
     nickname = factory.Sequence(lambda n: f"Attendee {n}")
     kind = User.Kind.GUEST
-    password = factory.PostGenerationMethodCall("set_password", "correct horse battery")
+    # Hashed before the insert: a post-generation set_password was never saved, so the
+    # stored password differed from the object's and force_login sessions were dropped.
+    password = factory.django.Password("correct horse battery")
 
 
 class WechatUserFactory(UserFactory):
@@ -42,18 +43,26 @@ class RoomFactory(factory.django.DjangoModelFactory):
 
     @classmethod
     def _create(cls, model_class, *, owner, name, expires_at=None, geofence=None, **extra):
-        room = room_services.room_create(owner=owner, name=name, expires_at=expires_at, geofence=geofence)
+        room = room_services.room_create(
+            owner=owner, name=name, expires_at=expires_at, geofence=geofence
+        )
         if extra:
             Room.objects.filter(pk=room.pk).update(**extra)
             room.refresh_from_db()
         return room
 
 
-def join(room: Room, user: User | None = None, *, display_name: str | None = None, **kwargs) -> Membership:
+def join(
+    room: Room, user: User | None = None, *, display_name: str | None = None, **kwargs
+) -> Membership:
     """Make `user` (a new guest by default) a member through the real enter service."""
     user = user or UserFactory()
     result = history_services.member_enter(
-        room=room, user=user, display_name=display_name, latitude=room.latitude, longitude=room.longitude
+        room=room,
+        user=user,
+        display_name=display_name,
+        latitude=room.latitude,
+        longitude=room.longitude,
     )
     return result.membership
 

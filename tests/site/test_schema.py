@@ -1,0 +1,239 @@
+"""The OpenAPI schema, the Swagger UI and the admin login, through the test client."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from django.urls import include, path
+from drf_spectacular.drainage import GENERATOR_STATS
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.validation import validate_schema
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+
+def ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def json_body(name: str) -> dict:
+    return {"content": {"application/json": {"schema": ref(name)}}}
+
+
+ACCOUNTS_OPERATIONS = {
+    ("/api/v1/auth/wechat", "post"): ("auth_wechat", "WechatLoginRequest", {"200": "AuthResult"}),
+    ("/api/v1/auth/guest", "post"): ("auth_guest", "GuestLoginRequest", {"201": "AuthResult"}),
+    ("/api/v1/auth/logout", "post"): ("auth_logout", None, {"204": None}),
+    ("/api/v1/me", "get"): ("me_get", None, {"200": "Me"}),
+    ("/api/v1/me", "patch"): ("me_update", "PatchedMeUpdateRequest", {"200": "Me"}),
+    ("/api/v1/users/{user_id}", "get"): ("user_get", None, {"200": "PublicUser"}),
+}
+ERROR_STATUSES = {
+    "auth_wechat": ["400", "403", "429", "502", "503"],
+    "auth_guest": ["400", "429"],
+    "auth_logout": ["401", "403"],
+    "me_get": ["401"],
+    "me_update": ["400", "401", "403"],
+    "user_get": ["401", "404"],
+}
+AVATAR_INPUT = [
+    {"type": "string", "format": "uri", "maxLength": 500},
+    {"type": "string", "maxLength": 0},
+]
+
+
+def get_schema(client) -> dict:
+    response = client.get("/api/schema/", {"format": "json"})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/vnd.oai.openapi+json"
+    return json.loads(response.content)
+
+
+def test_schema_is_valid_openapi(db, client):
+    schema = get_schema(client)
+    validate_schema(schema)
+    assert schema["openapi"].startswith("3.")
+    assert schema["info"]["title"] == "Huiliao API"
+
+
+def test_schema_default_format_is_yaml(db, client):
+    response = client.get("/api/schema/")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/vnd.oai.openapi; charset=utf-8"
+    assert yaml.safe_load(response.content) == get_schema(client)
+
+
+def test_schema_lists_accounts_operations(db, client):
+    paths = get_schema(client)["paths"]
+    listed = {
+        (route, method)
+        for route, operations in paths.items()
+        for method in operations
+        if route.startswith(("/api/v1/auth/", "/api/v1/me", "/api/v1/users/"))
+    }
+    assert listed == set(ACCOUNTS_OPERATIONS)
+
+
+def test_schema_accounts_operations_have_request_and_response_shapes(db, client):
+    paths = get_schema(client)["paths"]
+    for (route, method), (operation_id, request, success) in ACCOUNTS_OPERATIONS.items():
+        operation = paths[route][method]
+        assert operation["operationId"] == operation_id
+        assert operation["tags"] == ["accounts"]
+        assert operation["description"]
+        if request is None:
+            assert "requestBody" not in operation
+        else:
+            assert operation["requestBody"]["content"] == json_body(request)["content"]
+        errors = {status: json_body("Error")["content"] for status in ERROR_STATUSES[operation_id]}
+        expected = {
+            status: (json_body(name)["content"] if name else None)
+            for status, name in success.items()
+        } | errors
+        assert {
+            status: response.get("content") for status, response in operation["responses"].items()
+        } == expected
+        for status in errors:
+            assert operation["responses"][status]["description"]
+
+
+def test_schema_login_needs_no_credentials_and_the_rest_do(db, client):
+    paths = get_schema(client)["paths"]
+    assert paths["/api/v1/auth/wechat"]["post"]["security"] == [{}]
+    assert paths["/api/v1/auth/guest"]["post"]["security"] == [{}]
+    for route, method in [
+        ("/api/v1/me", "get"),
+        ("/api/v1/me", "patch"),
+        ("/api/v1/auth/logout", "post"),
+    ]:
+        assert paths[route][method]["security"] == [{"tokenAuth": []}, {"cookieAuth": []}]
+
+
+def test_schema_accounts_components(db, client):
+    schemas = get_schema(client)["components"]["schemas"]
+    # drf-spectacular names the enum after its field, prefixed once another part of the
+    # API has a "kind" too: follow the reference rather than guess the name.
+    kind_ref = schemas["PublicUser"]["properties"]["kind"]["allOf"][0]["$ref"]
+    assert schemas[kind_ref.rsplit("/", 1)[1]]["enum"] == ["wechat", "guest", "staff"]
+    kind = {"allOf": [{"$ref": kind_ref}], "readOnly": True}
+    assert schemas["Me"]["properties"]["kind"] == kind
+    assert schemas["PublicUser"] == {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string", "format": "uuid", "readOnly": True},
+            "nickname": {"type": "string", "readOnly": True},
+            "avatar_url": {"type": "string", "format": "uri", "readOnly": True},
+            "kind": kind,
+        },
+        "required": ["avatar_url", "id", "kind", "nickname"],
+    }
+    assert schemas["Me"]["properties"].keys() == {
+        "id",
+        "nickname",
+        "avatar_url",
+        "kind",
+        "is_staff",
+        "date_joined",
+    }
+    assert schemas["Me"]["required"] == [
+        "avatar_url",
+        "date_joined",
+        "id",
+        "is_staff",
+        "kind",
+        "nickname",
+    ]
+    assert schemas["AuthResult"]["properties"]["user"] == ref("Me")
+    assert schemas["AuthResult"]["required"] == ["token", "user"]
+    assert schemas["GuestLoginRequest"] == {
+        "type": "object",
+        "properties": {"nickname": {"type": "string", "minLength": 1, "maxLength": 32}},
+        "required": ["nickname"],
+    }
+    assert schemas["WechatLoginRequest"]["required"] == ["code"]
+    assert schemas["WechatLoginRequest"]["properties"]["nickname"] == {
+        "type": "string",
+        "default": "",
+        "maxLength": 32,
+    }
+    assert schemas["PatchedMeUpdateRequest"] == {
+        "type": "object",
+        "properties": {
+            "nickname": {"type": "string", "minLength": 1, "maxLength": 32},
+            "avatar_url": {"description": "Blank clears it.", "oneOf": AVATAR_INPUT},
+        },
+    }
+    assert schemas["Error"]["required"] == ["code", "detail"]
+    assert schemas["Error"]["properties"].keys() == {"detail", "code", "errors"}
+
+
+def test_schema_never_mentions_openid(db, client):
+    response = client.get("/api/schema/", {"format": "json"})
+    assert "openid" not in response.content.decode().lower()
+
+
+def test_schema_accounts_views_generate_without_warnings():
+    # The accounts URLs alone, so a warning here is ours and not another part's.
+    GENERATOR_STATS.reset()
+    generator = SchemaGenerator(patterns=[path("api/v1/", include("accounts.urls"))])
+    schema = generator.get_schema(request=None, public=True)
+    assert not GENERATOR_STATS, "drf-spectacular warned about the accounts views"
+    validate_schema(schema)
+
+
+def test_schema_command_passes_fail_on_warn(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    result = subprocess.run(  # noqa: S603 - our own interpreter and arguments
+        [
+            sys.executable,
+            "manage.py",
+            "spectacular",
+            "--fail-on-warn",
+            "--validate",
+            "--file",
+            tmp_path / "s.yaml",
+        ],
+        cwd=BASE_DIR,
+        env={**env, "DJANGO_SETTINGS_MODULE": "huiliao_site.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Warning" not in result.stderr and "Error" not in result.stderr
+
+
+def test_docs_render_swagger_ui(db, client):
+    response = client.get("/api/docs/")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    page = response.content.decode()
+    assert "SwaggerUIBundle" in page
+    assert '"/api/schema/"' in page
+
+
+def test_admin_shows_login_page(db, client):
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/login/?next=/admin/"
+    login = client.get(response["Location"])
+    assert login.status_code == 200
+    page = login.content.decode()
+    assert '<form action="/admin/login/?next=/admin/" method="post" id="login-form">' in page
+    assert 'name="username"' in page and 'name="password"' in page
+
+
+def test_admin_login_lets_staff_in(db, client):
+    from tests.factories import StaffFactory
+
+    staff = StaffFactory(username="organiser", is_superuser=True)
+    response = client.post(
+        "/admin/login/?next=/admin/",
+        {"username": staff.username, "password": "correct horse battery"},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
