@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "csp",
     "accounts",
     "rooms",
     "history",
@@ -94,6 +95,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "huiliao_site.urls"
@@ -235,6 +237,30 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Content Security Policy (django-csp): scripts only from our own files, so an injected
+# <script> or inline handler never runs. Pages pass data to their scripts in
+# json_script elements (data, not code). 'self' also covers our own ws:/wss: socket.
+# The API docs page (Swagger UI) loads its code from a CDN with an inline bootstrap, so it
+# is left out; it serves no user content.
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ["/api/docs/"],
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        # Inline styles are allowed (the admin's templates and the printable poster use
+        # them); they cannot run code. Scripts stay strict.
+        "style-src": ["'self'", "'unsafe-inline'"],
+        # QR codes and avatars may come from a storage host or WeChat's CDN (https).
+        "img-src": ["'self'", "data:", "https:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -29,6 +29,16 @@ def _port_open(host: str, port: int) -> bool:
         return False
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """With SQLite, the test database is a file rather than memory: the browser tests run a
+    real Daphne in another process, which must open the same database."""
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        path = tmp_path_factory.mktemp("db") / "test.sqlite3"
+        database.setdefault("TEST", {})["NAME"] = str(path)
+
+
 @pytest.fixture
 def postgres():
     """The test database is PostgreSQL (DATABASE_URL points at a PostgreSQL server)."""

@@ -75,10 +75,3 @@ def wechat(settings):
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    # Factories set real passwords; the production hasher's deliberate slowness only
-    # slows the suite down.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -413,3 +413,27 @@ def test_login_form_post_is_415(db, api, content_type):
         "code": "unsupported_media_type",
     }
     assert User.objects.count() == 0
+
+
+# --- query counts -----------------------------------------------------------------------
+
+
+def test_me_get_queries(db, user, django_assert_num_queries):
+    client = api_client_for(user)
+    with django_assert_num_queries(1):  # the token with its user
+        assert client.get("/api/v1/me").status_code == 200
+
+
+def test_user_get_queries(db, user, django_assert_num_queries):
+    client = api_client_for(user)
+    other = UserFactory()
+    with django_assert_num_queries(2):  # the token with its user, then the profile
+        assert client.get(f"/api/v1/users/{other.id}").status_code == 200
+
+
+def test_guest_login_queries(db, api, django_assert_num_queries):
+    # Savepoint, user insert; session key check, savepoint, session insert, release;
+    # last_login; token insert; release; then the session save after login: savepoint,
+    # update, release.
+    with django_assert_num_queries(12):
+        assert api.post("/api/v1/auth/guest", {"nickname": "Ann"}, format="json").status_code == 201

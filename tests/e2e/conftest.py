@@ -1,0 +1,214 @@
+"""Browser tests: a real Daphne in a subprocess on the test database, driven by Debian's
+Chromium through Playwright.
+
+The server is started once per session (and restarted by the test that restarts it). Tests
+use `transactional_db`, so what a test creates is committed and the server sees it.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from django.db import connection, connections
+
+ROOT = Path(__file__).resolve().parents[2]
+PHONE = {"width": 360, "height": 740}
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def off_loop(fn, *args, **kwargs):
+    """Run ORM writes in a worker thread. Playwright's sync API keeps an asyncio loop
+    running in the test's thread, where publishing an event (async_to_sync) cannot run."""
+
+    def call():
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            # PostgreSQL will not drop the test database while this thread's connection lives.
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(call).result()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_env() -> dict[str, str]:
+    """Point the server process at the test database pytest-django created."""
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return {"SQLITE_PATH": str(db["NAME"]), "DATABASE_URL": ""}
+    user = db.get("USER") or ""
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    credentials = f"{user}{password}@" if user else ""
+    host = db.get("HOST") or "127.0.0.1"
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return {"DATABASE_URL": f"postgres://{credentials}{host}{port}/{db['NAME']}"}
+
+
+class LiveServer:
+    """One Daphne process serving the project (HTTP, static files and websockets)."""
+
+    def __init__(self, log_path: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        env = dict(os.environ)
+        env.update(database_env())
+        env.update(
+            {
+                "DJANGO_SETTINGS_MODULE": "huiliao_site.settings",
+                "DEBUG": "1",
+                # The tests post and log in far faster than people do.
+                "HUILIAO_POST_RATE_COUNT": "1000",
+                "HUILIAO_LOGIN_RATE": "1000/min",
+                "HUILIAO_ROOM_CREATE_RATE": "1000/hour",
+                "LOG_LEVEL": "WARNING",
+            }
+        )
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "huiliao_site.asgi:application",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"daphne exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/static/huiliao/common.js", timeout=2):  # noqa: S310
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"daphne did not start: {self.log_path.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@pytest.fixture(scope="session")
+def daphne_server(django_db_setup, django_db_blocker, tmp_path_factory):
+    log_path = tmp_path_factory.mktemp("daphne") / "daphne.log"
+    server = LiveServer(log_path)
+    with django_db_blocker.unblock():
+        server.start()
+    yield server
+    # Before the test database is dropped: PostgreSQL refuses while the server is connected.
+    server.stop()
+
+
+@pytest.fixture(scope="package", autouse=True)
+def _orm_beside_playwright():
+    """Playwright's sync API keeps an asyncio loop marked as running in this thread, so
+    Django would refuse the tests' own reads (refresh_from_db and the like); they are plain
+    sync code, so allow them. Writes go through `off_loop`. Only for this package: the
+    browser is stopped (and the loop with it) when the package ends."""
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    yield
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture(scope="package")
+def _browsers():
+    """One Chromium for these tests, launched by the first test that needs it."""
+    launched = {}
+    yield launched
+    if launched:
+        launched["browser"].close()
+        launched["playwright"].stop()
+
+
+@pytest.fixture
+def browser(chromium_path, _browsers):
+    if "browser" not in _browsers:
+        from playwright.sync_api import sync_playwright
+
+        playwright = sync_playwright().start()
+        _browsers["playwright"] = playwright
+        _browsers["browser"] = playwright.chromium.launch(
+            executable_path=chromium_path, args=CHROMIUM_ARGS
+        )
+    return _browsers["browser"]
+
+
+@pytest.fixture
+def new_context(browser, daphne_server, transactional_db):
+    """Make a phone-sized browser context on the live server; closed after the test."""
+    contexts = []
+
+    def make(**options):
+        options.setdefault("viewport", PHONE)
+        options.setdefault("device_scale_factor", 2)
+        options.setdefault("locale", "en-US")
+        context = browser.new_context(base_url=daphne_server.url, **options)
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def screenshot(request, tmp_path):
+    """Save a screenshot of a page under the test's tmp dir; returns the file's path."""
+
+    def take(page, name: str) -> Path:
+        path = tmp_path / f"{request.node.name}-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        print(f"screenshot: {path}")
+        return path
+
+    return take
