@@ -9,6 +9,9 @@ from rooms import geo
 from rooms.models import GEOFENCE_MAX_RADIUS_M, Membership, Room
 
 CURRENT = Q(left_at__isnull=True, banned=False)
+CURRENT_MEMBER_COUNT = Count(
+    "memberships", filter=Q(memberships__left_at__isnull=True, memberships__banned=False)
+)
 
 
 def room_get(*, code: str) -> Room:
@@ -98,9 +101,7 @@ def rooms_for_user(*, user: User, role: str | None = None) -> QuerySet[Room]:
     mine = Membership.objects.filter(room=OuterRef("pk"), user=user)
     rooms = Room.objects.select_related("owner").annotate(
         my_role=Subquery(mine.filter(CURRENT).values("role")[:1]),
-        member_count=Count(
-            "memberships", filter=Q(memberships__left_at__isnull=True, memberships__banned=False)
-        ),
+        member_count=CURRENT_MEMBER_COUNT,
     )
     if role == Membership.Role.OWNER:
         rooms = rooms.filter(owner=user)
@@ -126,12 +127,7 @@ def rooms_nearby(*, latitude: float, longitude: float, limit: int = 50) -> list[
         .filter(closed_at__isnull=True, radius_m__isnull=False)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
         .filter(latitude__gte=min_lat, latitude__lte=max_lat)
-        .annotate(
-            member_count=Count(
-                "memberships",
-                filter=Q(memberships__left_at__isnull=True, memberships__banned=False),
-            )
-        )
+        .annotate(member_count=CURRENT_MEMBER_COUNT)
     )
     if min_lon >= -180 and max_lon <= 180:
         candidates = candidates.filter(longitude__gte=min_lon, longitude__lte=max_lon)
