@@ -35,15 +35,17 @@ def messages_page(
 
 
 def messages_after(*, room: Room, after: int, limit: int) -> list[Message]:
-    return list(with_sender_names(Message.objects.filter(room=room, seq__gt=after)).order_by("seq")[:limit])
+    return list(
+        with_sender_names(Message.objects.filter(room=room, seq__gt=after)).order_by("seq")[:limit]
+    )
 
 
 def messages_range(*, room_id: int, first: int, last: int) -> list[Message]:
     """Messages with first <= seq <= last, ascending (the hub fills gaps with this)."""
     return list(
-        with_sender_names(Message.objects.filter(room_id=room_id, seq__gte=first, seq__lte=last)).order_by(
-            "seq"
-        )
+        with_sender_names(
+            Message.objects.filter(room_id=room_id, seq__gte=first, seq__lte=last)
+        ).order_by("seq")
     )
 
 
@@ -68,7 +70,9 @@ def messages_info(*, room: Room) -> dict[str, int | None]:
 
 
 def message_find_by_client_id(*, room: Room, sender, client_id: str) -> Message | None:
-    return with_sender_names(Message.objects.filter(room=room, sender=sender, client_id=client_id)).first()
+    return with_sender_names(
+        Message.objects.filter(room=room, sender=sender, client_id=client_id)
+    ).first()
 
 
 def throttle_check_post(*, room: Room, user, now: dt.datetime | None = None) -> None:

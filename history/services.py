@@ -31,19 +31,35 @@ def clean_body(body) -> str:
 
 def clean_client_id(client_id) -> str:
     if not isinstance(client_id, str) or not client_id.strip():
-        raise InvalidInput("client_id is required (a fresh UUID per message).", code="invalid_client_id")
+        raise InvalidInput(
+            "client_id is required (a fresh UUID per message).", code="invalid_client_id"
+        )
     client_id = client_id.strip()
     if len(client_id) > CLIENT_ID_MAX:
-        raise InvalidInput(f"client_id must be at most {CLIENT_ID_MAX} characters.", code="invalid_client_id")
+        raise InvalidInput(
+            f"client_id must be at most {CLIENT_ID_MAX} characters.", code="invalid_client_id"
+        )
     return client_id
 
 
-def _store(*, room: Room, sender: User | None, kind: str, body: str, client_id: str | None,
-           display_name: str | None = None) -> Message:
+def _store(
+    *,
+    room: Room,
+    sender: User | None,
+    kind: str,
+    body: str,
+    client_id: str | None,
+    display_name: str | None = None,
+) -> Message:
     """Store a message under the room's next seq and publish it after commit."""
     seq = room_services.room_next_seq(room=room)
     message = Message.objects.create(
-        room=room, seq=seq, sender=sender, kind=kind, body=body, client_id=client_id,
+        room=room,
+        seq=seq,
+        sender=sender,
+        kind=kind,
+        body=body,
+        client_id=client_id,
         created_at=timezone.now(),
     )
     events.publish(room, message_frame(message, display_name=display_name))
@@ -69,7 +85,11 @@ def message_post(*, room: Room, user: User, body, client_id) -> tuple[Message, b
             room_selectors.membership_check_can_post(room=room, membership=membership)
             selectors.throttle_check_post(room=room, user=user)
             message = _store(
-                room=room, sender=user, kind=Message.Kind.TEXT, body=body, client_id=client_id,
+                room=room,
+                sender=user,
+                kind=Message.Kind.TEXT,
+                body=body,
+                client_id=client_id,
                 display_name=membership.display_name,
             )
             message.sender_display_name = membership.display_name
@@ -98,8 +118,12 @@ def _left_text(name: str) -> str:
 
 @transaction.atomic
 def member_enter(
-    *, room: Room, user: User, display_name: str | None = None,
-    latitude: float | None = None, longitude: float | None = None,
+    *,
+    room: Room,
+    user: User,
+    display_name: str | None = None,
+    latitude: float | None = None,
+    longitude: float | None = None,
 ) -> room_services.EnterResult:
     """Enter (or re-enter) a room; posts "<name> joined" when they were not in it."""
     result = room_services.membership_enter(

@@ -24,4 +24,10 @@ urlpatterns = [
 if settings.DEBUG or settings.HUILIAO_SERVE_MEDIA:
     # QR images live in Django's default storage; in production put a CDN or the web
     # server in front of MEDIA_ROOT, or set HUILIAO_SERVE_MEDIA=1 for small setups.
-    urlpatterns.append(path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}))
+    urlpatterns.append(
+        path(
+            f"{settings.MEDIA_URL.strip('/')}/<path:path>",
+            serve,
+            {"document_root": settings.MEDIA_ROOT},
+        )
+    )

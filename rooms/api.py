@@ -11,6 +11,7 @@ import datetime as dt
 import json
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -91,10 +92,15 @@ def keyset_page(
     if cursor:
         moment, key = decode_cursor(cursor)
         op = "lt" if descending else "gt"
-        rows = rows.filter(
-            Q(**{f"{time_field}__{op}": moment})
-            | Q(**{time_field: moment, f"{key_field}__{op}": key})
-        )
+        try:
+            rows = rows.filter(
+                Q(**{f"{time_field}__{op}": moment})
+                | Q(**{time_field: moment, f"{key_field}__{op}": key})
+            )
+        except DjangoValidationError as exc:  # a forged key, such as a UUID that is none
+            raise InvalidInput(
+                "cursor is not one this API gave out.", code="invalid_cursor"
+            ) from exc
     page = list(rows[: limit + 1])
     more = len(page) > limit
     page = page[:limit]

@@ -52,7 +52,10 @@ def iso_datetime(value) -> str | None:
 def announcement_frame(room: Room) -> Frame:
     return {
         "type": "announcement",
-        "announcement": {"text": room.announcement, "updated_at": iso_datetime(room.announcement_updated_at)},
+        "announcement": {
+            "text": room.announcement,
+            "updated_at": iso_datetime(room.announcement_updated_at),
+        },
     }
 
 
@@ -71,5 +74,3 @@ def room_closed_frame() -> Frame:
 def member_removed_event(user_id) -> Frame:
     """For the hubs only: close this user's sockets in the room (they left or were banned)."""
     return {"type": "_member_removed", "user_id": str(user_id)}
-
-

@@ -16,5 +16,7 @@ def bounding_box(lat: float, lon: float, radius_m: float) -> tuple[float, float,
     """(min_lat, max_lat, min_lon, max_lon) that holds every point within radius_m."""
     dlat = math.degrees(radius_m / EARTH_RADIUS_M)
     cos_lat = math.cos(math.radians(lat))
-    dlon = 180.0 if cos_lat < 1e-6 else min(180.0, math.degrees(radius_m / (EARTH_RADIUS_M * cos_lat)))
+    dlon = (
+        180.0 if cos_lat < 1e-6 else min(180.0, math.degrees(radius_m / (EARTH_RADIUS_M * cos_lat)))
+    )
     return lat - dlat, lat + dlat, lon - dlon, lon + dlon

@@ -47,7 +47,9 @@ class Room(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["owner", "-created_at"]),
-            models.Index(fields=["expires_at"], condition=Q(closed_at__isnull=True), name="room_open_expiry"),
+            models.Index(
+                fields=["expires_at"], condition=Q(closed_at__isnull=True), name="room_open_expiry"
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -9,6 +9,9 @@ from rooms import geo
 from rooms.models import GEOFENCE_MAX_RADIUS_M, Membership, Room
 
 CURRENT = Q(left_at__isnull=True, banned=False)
+CURRENT_MEMBER_COUNT = Count(
+    "memberships", filter=Q(memberships__left_at__isnull=True, memberships__banned=False)
+)
 
 
 def room_get(*, code: str) -> Room:
@@ -85,7 +88,11 @@ def member_count(*, room: Room) -> int:
 
 
 def members_current(*, room: Room) -> QuerySet[Membership]:
-    return Membership.objects.filter(CURRENT, room=room).select_related("user").order_by("joined_at", "id")
+    return (
+        Membership.objects.filter(CURRENT, room=room)
+        .select_related("user")
+        .order_by("joined_at", "id")
+    )
 
 
 def rooms_for_user(*, user: User, role: str | None = None) -> QuerySet[Room]:
@@ -94,7 +101,7 @@ def rooms_for_user(*, user: User, role: str | None = None) -> QuerySet[Room]:
     mine = Membership.objects.filter(room=OuterRef("pk"), user=user)
     rooms = Room.objects.select_related("owner").annotate(
         my_role=Subquery(mine.filter(CURRENT).values("role")[:1]),
-        member_count=Count("memberships", filter=Q(memberships__left_at__isnull=True, memberships__banned=False)),
+        member_count=CURRENT_MEMBER_COUNT,
     )
     if role == Membership.Role.OWNER:
         rooms = rooms.filter(owner=user)
@@ -112,13 +119,15 @@ def rooms_nearby(*, latitude: float, longitude: float, limit: int = 50) -> list[
     great-circle distance decides.
     """
     now = timezone.now()
-    min_lat, max_lat, min_lon, max_lon = geo.bounding_box(latitude, longitude, GEOFENCE_MAX_RADIUS_M)
+    min_lat, max_lat, min_lon, max_lon = geo.bounding_box(
+        latitude, longitude, GEOFENCE_MAX_RADIUS_M
+    )
     candidates = (
         Room.objects.select_related("owner")
         .filter(closed_at__isnull=True, radius_m__isnull=False)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
         .filter(latitude__gte=min_lat, latitude__lte=max_lat)
-        .annotate(member_count=Count("memberships", filter=Q(memberships__left_at__isnull=True, memberships__banned=False)))
+        .annotate(member_count=CURRENT_MEMBER_COUNT)
     )
     if min_lon >= -180 and max_lon <= 180:
         candidates = candidates.filter(longitude__gte=min_lon, longitude__lte=max_lon)
@@ -130,4 +139,3 @@ def rooms_nearby(*, latitude: float, longitude: float, limit: int = 50) -> list[
             found.append(room)
     found.sort(key=lambda room: room.distance_m)
     return found[:limit]
-

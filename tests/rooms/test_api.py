@@ -655,3 +655,15 @@ def test_announcement_set_on_expired_room_is_410(room, user):
     )
     assert response.status_code == 410
     assert response.json() == {"detail": "This room has expired.", "code": "room_closed"}
+
+
+def test_members_list_forged_cursor_is_400(room, user):
+    from rooms.api import encode_cursor
+
+    forged = encode_cursor(timezone.now(), "not-a-uuid")
+    response = api_client_for(user).get(f"/api/v1/rooms/{room.code}/members", {"cursor": forged})
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": "cursor is not one this API gave out.",
+        "code": "invalid_cursor",
+    }
