@@ -1,8 +1,13 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+admin.site.site_header = _("Huiliao organiser console")
+admin.site.site_title = _("Huiliao")
+admin.site.index_title = _("Rooms and attendees")
 
 api_v1 = [
     path("", include("accounts.urls")),
