@@ -50,6 +50,8 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# bench/history.py runs on SQLite, and also on PostgreSQL when DATABASE_URL is set;
+# bench/fanout.py needs PostgreSQL and Redis (see docs/live.md).
 bench: $(STAMP)
-	$(BIN)/python bench/history.py
+	$(BIN)/python bench/history.py $(if $(DATABASE_URL),--database-url $(DATABASE_URL))
 	$(BIN)/python bench/fanout.py
