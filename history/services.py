@@ -21,6 +21,9 @@ CLIENT_ID_MAX = 64
 def clean_body(body) -> str:
     if not isinstance(body, str):
         raise InvalidInput("body must be a string.", code="invalid_body")
+    if "\x00" in body:
+        # PostgreSQL cannot store a NUL in text (REST refuses it in the serializer already).
+        raise InvalidInput("body must not contain null characters.", code="invalid_body")
     body = body.strip()
     if not body:
         raise InvalidInput("body must not be blank.", code="invalid_body")
@@ -35,6 +38,8 @@ def clean_client_id(client_id) -> str:
             "client_id is required (a fresh UUID per message).", code="invalid_client_id"
         )
     client_id = client_id.strip()
+    if "\x00" in client_id:
+        raise InvalidInput("client_id must not contain null characters.", code="invalid_client_id")
     if len(client_id) > CLIENT_ID_MAX:
         raise InvalidInput(
             f"client_id must be at most {CLIENT_ID_MAX} characters.", code="invalid_client_id"

@@ -6,7 +6,7 @@ from django.utils import timezone
 from accounts.models import User
 from huiliao_site.errors import Gone, NotFound, PermissionDenied
 from rooms import geo
-from rooms.models import GEOFENCE_MAX_RADIUS_M, Membership, Room
+from rooms.models import CODE_ALPHABET, CODE_LENGTH, GEOFENCE_MAX_RADIUS_M, Membership, Room
 
 CURRENT = Q(left_at__isnull=True, banned=False)
 CURRENT_MEMBER_COUNT = Count(
@@ -15,7 +15,12 @@ CURRENT_MEMBER_COUNT = Count(
 
 
 def room_get(*, code: str) -> Room:
-    room = Room.objects.select_related("owner").filter(code=code.upper()).first()
+    code = code.upper()
+    # A code from a URL can hold anything (PostgreSQL refuses a NUL in a query): what
+    # cannot be a code names no room, without asking the database.
+    if len(code) != CODE_LENGTH or any(char not in CODE_ALPHABET for char in code):
+        raise NotFound("No such room.", code="room_not_found")
+    room = Room.objects.select_related("owner").filter(code=code).first()
     if room is None:
         raise NotFound("No such room.", code="room_not_found")
     return room
