@@ -86,6 +86,9 @@ def message_post(*, room: Room, user: User, body, client_id) -> tuple[Message, b
         return existing, False
     try:
         with transaction.atomic():
+            # A socket holds its Room from connect time: re-read whether it is still open
+            # (closed meanwhile, or its expiry moved by the organiser).
+            room.refresh_from_db(fields=["closed_at", "expires_at"])
             membership = room_selectors.membership_get(room=room, user=user)
             room_selectors.membership_check_can_post(room=room, membership=membership)
             selectors.throttle_check_post(room=room, user=user)

@@ -1,9 +1,16 @@
 """Socket inputs and access rules found in review."""
 
+import asyncio
+import datetime as dt
+
 import pytest
 from channels.db import database_sync_to_async
+from django.utils import timezone
 
 from history.models import Message
+from rooms import services as room_services
+from rooms.models import Room
+from tests.factories import RoomFactory
 from tests.live.conftest import open_member_socket, receive
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -34,5 +41,37 @@ async def test_send_with_nul_gets_error_and_socket_stays_open(
     assert await receive(communicator) == {"type": "error", "code": code, "detail": detail}
     await communicator.send_json_to({"type": "ping"})
     assert await receive(communicator) == {"type": "pong"}
+    assert await db(Message.objects.filter(room=room).count)() == 0
+    await communicator.disconnect()
+
+
+async def test_send_after_room_was_extended_past_its_old_expiry_is_stored(user):
+    room = await db(RoomFactory)(owner=user)
+    await db(Room.objects.filter(pk=room.pk).update)(
+        expires_at=timezone.now() + dt.timedelta(seconds=1)
+    )
+    communicator, _ = await open_member_socket(room.code, user)
+    await db(room_services.room_extend)(room=room, by=dt.timedelta(days=1))
+    await asyncio.sleep(1.5)
+    await communicator.send_json_to({"type": "send", "body": "still here", "client_id": "e1"})
+    frame = await receive(communicator)
+    assert (frame["type"], frame["message"]["seq"], frame["message"]["body"]) == (
+        "message",
+        1,
+        "still here",
+    )
+    await communicator.disconnect()
+
+
+async def test_send_after_room_closed_without_push_gets_room_closed(room, user):
+    communicator, _ = await open_member_socket(room.code, user)
+    # Closed behind the hub's back (as when a Redis outage lost the room_closed push).
+    await db(Room.objects.filter(pk=room.pk).update)(closed_at=timezone.now())
+    await communicator.send_json_to({"type": "send", "body": "late", "client_id": "c1"})
+    assert await receive(communicator) == {
+        "type": "error",
+        "code": "room_closed",
+        "detail": "This room has been closed.",
+    }
     assert await db(Message.objects.filter(room=room).count)() == 0
     await communicator.disconnect()
