@@ -7,15 +7,21 @@ import pytest
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
+from history import consumers
+from history import services as history_services
 from history.models import Message
 from rooms import services as room_services
-from rooms.models import Room
-from tests.factories import RoomFactory
-from tests.live.conftest import open_member_socket, receive
+from rooms.models import Membership, Room
+from tests.factories import RoomFactory, UserFactory, join
+from tests.live.conftest import open_member_socket, open_socket, receive, receive_until_close
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 db = database_sync_to_async
+
+
+def make_member(room: Room, name: str):
+    return join(room, UserFactory(nickname=name), display_name=name).user
 
 
 @pytest.mark.parametrize(
@@ -75,3 +81,43 @@ async def test_send_after_room_closed_without_push_gets_room_closed(room, user):
     }
     assert await db(Message.objects.filter(room=room).count)() == 0
     await communicator.disconnect()
+
+
+def _open_room_then(monkeypatch, action):
+    """Run `action` right after the consumer's first access check, before its hub listens:
+    the moment a concurrent ban, leave or close can slip through."""
+    real = consumers._open_room
+
+    def open_room(**kwargs):
+        room = real(**kwargs)
+        action(room)
+        return room
+
+    monkeypatch.setattr(consumers, "_open_room", open_room)
+
+
+async def test_ban_landing_during_connect_closes_the_socket_4403(room, user, monkeypatch):
+    ann = await db(make_member)(room, "Ann")
+
+    def ban(room):
+        membership = Membership.objects.get(room=room, user=ann)
+        room_services.membership_set_banned(membership=membership, banned=True)
+
+    _open_room_then(monkeypatch, ban)
+    communicator = await open_socket(room.code, ann)
+    assert await receive_until_close(communicator) == ([], 4403)
+
+
+async def test_leave_landing_during_connect_closes_the_socket_4403(room, user, monkeypatch):
+    ann = await db(make_member)(room, "Ann")
+    _open_room_then(monkeypatch, lambda room: history_services.member_leave(room=room, user=ann))
+    communicator = await open_socket(room.code, ann)
+    assert await receive_until_close(communicator) == ([], 4403)
+
+
+async def test_close_landing_during_connect_sends_room_closed_4410(room, user, monkeypatch):
+    _open_room_then(
+        monkeypatch, lambda room: room_services.room_close(room=Room.objects.get(pk=room.pk))
+    )
+    communicator = await open_socket(room.code, user)
+    assert await receive_until_close(communicator) == ([{"type": "room_closed"}], 4410)
