@@ -89,7 +89,9 @@ def message_post(*, room: Room, user: User, body, client_id) -> tuple[Message, b
             # A socket holds its Room from connect time: re-read whether it is still open
             # (closed meanwhile, or its expiry moved by the organiser).
             room.refresh_from_db(fields=["closed_at", "expires_at"])
-            membership = room_selectors.membership_get(room=room, user=user)
+            # Locked: the same member's concurrent posts (REST and socket at once) take
+            # turns, so each throttle count sees the others' messages.
+            membership = room_selectors.membership_get(room=room, user=user, for_update=True)
             room_selectors.membership_check_can_post(room=room, membership=membership)
             selectors.throttle_check_post(room=room, user=user)
             message = _store(

@@ -33,10 +33,12 @@ def room_check_open(*, room: Room) -> None:
         raise Gone("This room has expired.", code="room_closed")
 
 
-def membership_get(*, room: Room, user: User) -> Membership | None:
+def membership_get(*, room: Room, user: User, for_update: bool = False) -> Membership | None:
+    """`for_update` locks the row until the transaction ends (one member's posts, in turn)."""
     if not user.is_authenticated:
         return None
-    return Membership.objects.filter(room=room, user=user).first()
+    rows = Membership.objects.select_for_update() if for_update else Membership.objects
+    return rows.filter(room=room, user=user).first()
 
 
 def room_get_for_member(*, code: str, user: User) -> tuple[Room, Membership]:
