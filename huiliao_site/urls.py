@@ -4,6 +4,9 @@ from django.urls import include, path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+handler404 = "huiliao_site.errors.page_not_found"
+handler500 = "huiliao_site.errors.server_error"
+
 api_v1 = [
     path("", include("accounts.urls")),
     path("", include("rooms.urls")),
