@@ -167,7 +167,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         socket.last_heard = time.monotonic()
         try:
             content = json.loads(text_data) if text_data is not None else None
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             content = None
         if not isinstance(content, dict) or not isinstance(content.get("type"), str):
             socket.push_frame(error_frame("invalid", "Send a JSON object with a type."))

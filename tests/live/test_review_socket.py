@@ -121,3 +121,16 @@ async def test_close_landing_during_connect_sends_room_closed_4410(room, user, m
     )
     communicator = await open_socket(room.code, user)
     assert await receive_until_close(communicator) == ([{"type": "room_closed"}], 4410)
+
+
+async def test_deeply_nested_json_gets_error_and_socket_stays_open(room, user):
+    communicator, _ = await open_member_socket(room.code, user)
+    await communicator.send_to(text_data="[" * 100_000 + "]" * 100_000)
+    assert await receive(communicator) == {
+        "type": "error",
+        "code": "invalid",
+        "detail": "Send a JSON object with a type.",
+    }
+    await communicator.send_json_to({"type": "ping"})
+    assert await receive(communicator) == {"type": "pong"}
+    await communicator.disconnect()
