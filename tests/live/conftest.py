@@ -141,6 +141,10 @@ class DaphneProcess:
     def ws_base(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
 
+    @property
+    def http_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
     def start(self) -> None:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(  # noqa: S603 (our interpreter, fixed arguments)
@@ -206,8 +210,8 @@ def daphne(postgres, redis_url, tmp_path, settings):
     )
     started: list[DaphneProcess] = []
 
-    def start(name: str) -> DaphneProcess:
-        process = DaphneProcess(env, tmp_path, name)
+    def start(name: str, **overrides: str) -> DaphneProcess:
+        process = DaphneProcess(dict(env, **overrides), tmp_path, name)
         process.start()
         started.append(process)
         return process

@@ -2,7 +2,9 @@
 
 import asyncio
 import json
+import socket
 
+import httpx
 import pytest
 from channels.db import database_sync_to_async
 from django.utils import timezone
@@ -37,6 +39,12 @@ def post_many(room: Room, user, count: int, prefix: str, pause: float = 0.0) -> 
             time.sleep(pause)
     finally:
         connection.close()
+
+
+def post_long(room: Room, user, count: int) -> None:
+    """Messages of 6 KB each on the wire (2,000 CJK characters)."""
+    for n in range(count):
+        post(room, user, "会" * 2000, client_id=f"long{n}")
 
 
 async def open_ws(
@@ -86,8 +94,18 @@ async def test_member_on_one_process_gets_messages_posted_through_another(daphne
             await sender.send(json.dumps({"type": "send", "body": f"ws{n}", "client_id": f"ws{n}"}))
             await asyncio.sleep(0.01)
 
-    # The other writer is this process, calling the service a REST view calls.
-    await asyncio.gather(send_over_b(), db(post_many)(room, user, 20, "rest", 0.01))
+    async def post_over_b_rest():
+        async with httpx.AsyncClient(
+            base_url=b.http_base, headers={"Authorization": f"Token {owner_key}"}
+        ) as http:
+            for n in range(20):
+                response = await http.post(
+                    f"/api/v1/rooms/{room.code}/messages",
+                    json={"body": f"rest{n}", "client_id": f"rest{n}"},
+                )
+                assert response.status_code == 201, response.text
+
+    await asyncio.gather(send_over_b(), post_over_b_rest())
     on_a = await collect_messages(listener, 40)
     on_b = await collect_messages(sender, 40)
     assert [m["seq"] for m in on_a] == list(range(2, 42))
@@ -171,3 +189,27 @@ async def test_thousand_socket_join_burst_on_redis(daphne, room, user):
     assert {m[0]["seq"] for m in received} == {message.seq}
     await asyncio.gather(*(ws.close() for ws, _ in sockets))
     assert_clean(a)
+
+
+async def test_reader_that_stops_reading_is_cut_off_4408_behind_daphne(daphne, room, user):
+    # Daphne never makes a send wait: the hub measures what the server could not write.
+    a = await asyncio.to_thread(daphne, "a", HUILIAO_WS_QUEUE_LIMIT="50")
+    key = await db(token_for)(user=user)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", a.port))
+    stalled = await connect(
+        f"{a.ws_base}/ws/rooms/{room.code}/",
+        sock=sock,
+        additional_headers={"Authorization": f"Token {key}"},
+        max_queue=1,  # stop reading from the network once one frame waits
+    )
+    # More than the kernel buffers on loopback (about 3 MB) before the server's own.
+    await db(post_long)(room, user, 700)
+    got = 0
+    with pytest.raises(ConnectionClosed):
+        while True:
+            frame = json.loads(await asyncio.wait_for(stalled.recv(), 20))
+            got += frame["type"] == "message"
+    assert got < 700
+    assert "socket too slow, closed with 4408" in a.log()
