@@ -104,6 +104,16 @@ class Echo:
         return value
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(value: str) -> str:
+    """Text a member wrote, made inert for spreadsheets: a cell starting with = + - @ is a
+    formula to Excel (it could fetch URLs or run commands on the organiser's machine), so it
+    is prefixed with an apostrophe, which the spreadsheet shows as text."""
+    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
+
+
 def messages_for_export(*, room_ids: list[int]) -> Iterator[Message]:
     """Every message of the rooms, room by room in seq order, read in chunks so that a
     large room never sits in memory at once."""
@@ -142,8 +152,8 @@ def export_lines(*, room_ids: list[int]) -> Iterator[str]:
                     message.seq,
                     timezone.localtime(message.created_at).strftime("%Y-%m-%d %H:%M:%S"),
                     kinds.get(message.kind, message.kind),
-                    sender,
-                    message.body,
+                    csv_text(sender),
+                    csv_text(message.body),
                     yes if message.hidden else "",
                 ]
             )

@@ -44,9 +44,16 @@ def _open_room(*, code: str, user) -> Room:
     return room
 
 
-def _hello(*, room: Room) -> Frame:
-    """Read once the hub is subscribed, so last_seq is where the live stream takes over."""
-    room.refresh_from_db(fields=["last_seq"])
+def _hello(*, room: Room, user) -> Frame:
+    """Read once the hub is subscribed, so last_seq is where the live stream takes over.
+
+    Membership and the room's state are checked again here: a ban, leave or close that
+    committed between `_open_room` and the subscription pushed its event before this
+    socket listened, and would otherwise leave it open and fed.
+    """
+    room.refresh_from_db(fields=["last_seq", "closed_at", "expires_at"])
+    room_selectors.membership_get_current(room=room, user=user)
+    room_selectors.room_check_open(room=room)
     return {
         "type": "hello",
         "room": room.code,
@@ -105,7 +112,15 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         # Subscribe before reading: whatever commits from here on reaches the socket live
         # (buffered until the replay is out), and the seq filter drops what the replay sent.
         self.feed = await get_hub().attach(self.socket, room_id=self.room.pk)
-        hello = await in_db_thread(_hello)(room=self.room)
+        try:
+            hello = await in_db_thread(_hello)(room=self.room, user=user)
+        except PermissionDenied:
+            self.socket.close(CLOSE_FORBIDDEN)
+            return
+        except Gone:
+            self.socket.push_frame(room_closed_frame())
+            self.socket.close(CLOSE_ROOM_CLOSED)
+            return
         self.socket.push_frame(hello)
         after = self._after_seq_from_query()
         if after is None:
@@ -152,7 +167,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         socket.last_heard = time.monotonic()
         try:
             content = json.loads(text_data) if text_data is not None else None
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             content = None
         if not isinstance(content, dict) or not isinstance(content.get("type"), str):
             socket.push_frame(error_frame("invalid", "Send a JSON object with a type."))

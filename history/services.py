@@ -21,6 +21,9 @@ CLIENT_ID_MAX = 64
 def clean_body(body) -> str:
     if not isinstance(body, str):
         raise InvalidInput("body must be a string.", code="invalid_body")
+    if "\x00" in body:
+        # PostgreSQL cannot store a NUL in text (REST refuses it in the serializer already).
+        raise InvalidInput("body must not contain null characters.", code="invalid_body")
     body = body.strip()
     if not body:
         raise InvalidInput("body must not be blank.", code="invalid_body")
@@ -35,6 +38,8 @@ def clean_client_id(client_id) -> str:
             "client_id is required (a fresh UUID per message).", code="invalid_client_id"
         )
     client_id = client_id.strip()
+    if "\x00" in client_id:
+        raise InvalidInput("client_id must not contain null characters.", code="invalid_client_id")
     if len(client_id) > CLIENT_ID_MAX:
         raise InvalidInput(
             f"client_id must be at most {CLIENT_ID_MAX} characters.", code="invalid_client_id"
@@ -81,7 +86,12 @@ def message_post(*, room: Room, user: User, body, client_id) -> tuple[Message, b
         return existing, False
     try:
         with transaction.atomic():
-            membership = room_selectors.membership_get(room=room, user=user)
+            # A socket holds its Room from connect time: re-read whether it is still open
+            # (closed meanwhile, or its expiry moved by the organiser).
+            room.refresh_from_db(fields=["closed_at", "expires_at"])
+            # Locked: the same member's concurrent posts (REST and socket at once) take
+            # turns, so each throttle count sees the others' messages.
+            membership = room_selectors.membership_get(room=room, user=user, for_update=True)
             room_selectors.membership_check_can_post(room=room, membership=membership)
             selectors.throttle_check_post(room=room, user=user)
             message = _store(

@@ -4,6 +4,8 @@ Selectors and services raise `DomainError`s; the API turns them into responses w
 status below, and the websocket consumer into close codes or `error` frames.
 """
 
+from django.http import JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -106,3 +108,21 @@ def api_exception_handler(exc, context):
             code = "throttled"
         response.data = {"detail": _first_message(exc.detail), "code": code}
     return response
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def page_not_found(request, exception):
+    """A URL no view matches (a user id that is no UUID, a seq that is no number): the
+    API answers in its own shape; pages keep Django's."""
+    if _is_api(request):
+        return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if _is_api(request):
+        return JsonResponse({"detail": "Server error.", "code": "server_error"}, status=500)
+    return defaults.server_error(request)

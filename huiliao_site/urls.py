@@ -9,6 +9,9 @@ admin.site.site_header = _("Huiliao organiser console")
 admin.site.site_title = _("Huiliao")
 admin.site.index_title = _("Rooms and attendees")
 
+handler404 = "huiliao_site.errors.page_not_found"
+handler500 = "huiliao_site.errors.server_error"
+
 api_v1 = [
     path("", include("accounts.urls")),
     path("", include("rooms.urls")),

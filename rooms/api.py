@@ -69,9 +69,12 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         moment, key = json.loads(raw)
         parsed = dt.datetime.fromisoformat(moment)
-        if parsed.tzinfo is None or not isinstance(key, str):
+        # PostgreSQL refuses a NUL in text and a UTC offset past ±15:59; a time that leaves
+        # datetime's range in UTC raises OverflowError.
+        if parsed.tzinfo is None or not isinstance(key, str) or "\x00" in key:
             raise ValueError(cursor)
-    except (ValueError, TypeError, json.JSONDecodeError) as exc:
+        parsed = parsed.astimezone(dt.UTC)
+    except (ValueError, TypeError, OverflowError, json.JSONDecodeError) as exc:
         raise InvalidInput("cursor is not one this API gave out.", code="invalid_cursor") from exc
     return parsed, key
 

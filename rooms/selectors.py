@@ -6,7 +6,7 @@ from django.utils import timezone
 from accounts.models import User
 from huiliao_site.errors import Gone, NotFound, PermissionDenied
 from rooms import geo
-from rooms.models import GEOFENCE_MAX_RADIUS_M, Membership, Room
+from rooms.models import CODE_ALPHABET, CODE_LENGTH, GEOFENCE_MAX_RADIUS_M, Membership, Room
 
 CURRENT = Q(left_at__isnull=True, banned=False)
 CURRENT_MEMBER_COUNT = Count(
@@ -15,7 +15,12 @@ CURRENT_MEMBER_COUNT = Count(
 
 
 def room_get(*, code: str) -> Room:
-    room = Room.objects.select_related("owner").filter(code=code.upper()).first()
+    code = code.upper()
+    # A code from a URL can hold anything (PostgreSQL refuses a NUL in a query): what
+    # cannot be a code names no room, without asking the database.
+    if len(code) != CODE_LENGTH or any(char not in CODE_ALPHABET for char in code):
+        raise NotFound("No such room.", code="room_not_found")
+    room = Room.objects.select_related("owner").filter(code=code).first()
     if room is None:
         raise NotFound("No such room.", code="room_not_found")
     return room
@@ -28,10 +33,12 @@ def room_check_open(*, room: Room) -> None:
         raise Gone("This room has expired.", code="room_closed")
 
 
-def membership_get(*, room: Room, user: User) -> Membership | None:
+def membership_get(*, room: Room, user: User, for_update: bool = False) -> Membership | None:
+    """`for_update` locks the row until the transaction ends (one member's posts, in turn)."""
     if not user.is_authenticated:
         return None
-    return Membership.objects.filter(room=room, user=user).first()
+    rows = Membership.objects.select_for_update() if for_update else Membership.objects
+    return rows.filter(room=room, user=user).first()
 
 
 def room_get_for_member(*, code: str, user: User) -> tuple[Room, Membership]:

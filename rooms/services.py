@@ -2,6 +2,7 @@
 (selectors); these functions check the room's own rules (open, geofence, bans)."""
 
 import datetime as dt
+import unicodedata
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -59,6 +60,12 @@ def clean_display_name(value: str | None, *, fallback: str) -> str:
     if len(name) > 32:
         raise InvalidInput(
             "display_name must be at most 32 characters.", code="invalid_display_name"
+        )
+    # Shown inside "X joined" notices, like a nickname: no line breaks (a forged second
+    # notice line) or terminal escapes.
+    if any(unicodedata.category(char) == "Cc" for char in name):
+        raise InvalidInput(
+            "display_name must not contain control characters.", code="invalid_display_name"
         )
     return name
 

@@ -1,0 +1,136 @@
+"""Socket inputs and access rules found in review."""
+
+import asyncio
+import datetime as dt
+
+import pytest
+from channels.db import database_sync_to_async
+from django.utils import timezone
+
+from history import consumers
+from history import services as history_services
+from history.models import Message
+from rooms import services as room_services
+from rooms.models import Membership, Room
+from tests.factories import RoomFactory, UserFactory, join
+from tests.live.conftest import open_member_socket, open_socket, receive, receive_until_close
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+db = database_sync_to_async
+
+
+def make_member(room: Room, name: str):
+    return join(room, UserFactory(nickname=name), display_name=name).user
+
+
+@pytest.mark.parametrize(
+    ("frame", "code", "detail"),
+    [
+        (
+            {"type": "send", "body": "a\u0000b", "client_id": "n1"},
+            "invalid_body",
+            "body must not contain null characters.",
+        ),
+        (
+            {"type": "send", "body": "hello", "client_id": "n\u00002"},
+            "invalid_client_id",
+            "client_id must not contain null characters.",
+        ),
+    ],
+)
+async def test_send_with_nul_gets_error_and_socket_stays_open(
+    room, user, postgres, frame, code, detail
+):
+    communicator, _ = await open_member_socket(room.code, user)
+    await communicator.send_json_to(frame)
+    assert await receive(communicator) == {"type": "error", "code": code, "detail": detail}
+    await communicator.send_json_to({"type": "ping"})
+    assert await receive(communicator) == {"type": "pong"}
+    assert await db(Message.objects.filter(room=room).count)() == 0
+    await communicator.disconnect()
+
+
+async def test_send_after_room_was_extended_past_its_old_expiry_is_stored(user):
+    room = await db(RoomFactory)(owner=user)
+    await db(Room.objects.filter(pk=room.pk).update)(
+        expires_at=timezone.now() + dt.timedelta(seconds=1)
+    )
+    communicator, _ = await open_member_socket(room.code, user)
+    await db(room_services.room_extend)(room=room, by=dt.timedelta(days=1))
+    await asyncio.sleep(1.5)
+    await communicator.send_json_to({"type": "send", "body": "still here", "client_id": "e1"})
+    frame = await receive(communicator)
+    assert (frame["type"], frame["message"]["seq"], frame["message"]["body"]) == (
+        "message",
+        1,
+        "still here",
+    )
+    await communicator.disconnect()
+
+
+async def test_send_after_room_closed_without_push_gets_room_closed(room, user):
+    communicator, _ = await open_member_socket(room.code, user)
+    # Closed behind the hub's back (as when a Redis outage lost the room_closed push).
+    await db(Room.objects.filter(pk=room.pk).update)(closed_at=timezone.now())
+    await communicator.send_json_to({"type": "send", "body": "late", "client_id": "c1"})
+    assert await receive(communicator) == {
+        "type": "error",
+        "code": "room_closed",
+        "detail": "This room has been closed.",
+    }
+    assert await db(Message.objects.filter(room=room).count)() == 0
+    await communicator.disconnect()
+
+
+def _open_room_then(monkeypatch, action):
+    """Run `action` right after the consumer's first access check, before its hub listens:
+    the moment a concurrent ban, leave or close can slip through."""
+    real = consumers._open_room
+
+    def open_room(**kwargs):
+        room = real(**kwargs)
+        action(room)
+        return room
+
+    monkeypatch.setattr(consumers, "_open_room", open_room)
+
+
+async def test_ban_landing_during_connect_closes_the_socket_4403(room, user, monkeypatch):
+    ann = await db(make_member)(room, "Ann")
+
+    def ban(room):
+        membership = Membership.objects.get(room=room, user=ann)
+        room_services.membership_set_banned(membership=membership, banned=True)
+
+    _open_room_then(monkeypatch, ban)
+    communicator = await open_socket(room.code, ann)
+    assert await receive_until_close(communicator) == ([], 4403)
+
+
+async def test_leave_landing_during_connect_closes_the_socket_4403(room, user, monkeypatch):
+    ann = await db(make_member)(room, "Ann")
+    _open_room_then(monkeypatch, lambda room: history_services.member_leave(room=room, user=ann))
+    communicator = await open_socket(room.code, ann)
+    assert await receive_until_close(communicator) == ([], 4403)
+
+
+async def test_close_landing_during_connect_sends_room_closed_4410(room, user, monkeypatch):
+    _open_room_then(
+        monkeypatch, lambda room: room_services.room_close(room=Room.objects.get(pk=room.pk))
+    )
+    communicator = await open_socket(room.code, user)
+    assert await receive_until_close(communicator) == ([{"type": "room_closed"}], 4410)
+
+
+async def test_deeply_nested_json_gets_error_and_socket_stays_open(room, user):
+    communicator, _ = await open_member_socket(room.code, user)
+    await communicator.send_to(text_data="[" * 100_000 + "]" * 100_000)
+    assert await receive(communicator) == {
+        "type": "error",
+        "code": "invalid",
+        "detail": "Send a JSON object with a type.",
+    }
+    await communicator.send_json_to({"type": "ping"})
+    assert await receive(communicator) == {"type": "pong"}
+    await communicator.disconnect()
