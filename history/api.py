@@ -21,6 +21,7 @@ from rooms.api import (
     room_detail,
     validated_query,
 )
+from rooms.avatars import AVATAR_CHOICES
 
 
 class EnterSerializer(serializers.Serializer):
@@ -33,6 +34,16 @@ class EnterSerializer(serializers.Serializer):
         min_length=1,
         max_length=32,
         help_text="What others see; defaults to my nickname (or my current display name).",
+    )
+    # Checked by the service (400 `invalid_avatar`), which owns the list of keys.
+    avatar = serializers.CharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        trim_whitespace=False,
+        default=None,
+        help_text="A preset avatar key from `GET /api/v1/avatars`; absent keeps my current "
+        "one (a newcomer gets one drawn from the room and me).",
     )
 
     def validate(self, attrs):
@@ -71,7 +82,10 @@ class MessagesQuerySerializer(serializers.Serializer):
 class SenderSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     display_name = serializers.CharField()
-    avatar_url = serializers.CharField()
+    avatar = serializers.ChoiceField(choices=AVATAR_CHOICES, help_text="The preset's key.")
+    avatar_url = serializers.CharField(
+        help_text="The preset's image; never the account's own avatar."
+    )
 
 
 class MessageSerializer(serializers.Serializer):
@@ -106,9 +120,10 @@ class EnterView(APIView):
         request=EnterSerializer,
         responses={200: RoomDetailSerializer, **error_responses(400, 401, 403, 404, 410)},
         description="Enter the room (the seed's enterChatRoom), or change my display name "
-        "by entering again. A geofenced room needs my coordinates (400 "
-        "`location_required`) within its radius (403 `outside_geofence`); its owner is "
-        'always let in. Posts "<name> joined" when I was not in the room.',
+        "or preset avatar (400 `invalid_avatar` for an unknown key) by entering again. A "
+        "geofenced room needs my coordinates (400 `location_required`) within its radius "
+        '(403 `outside_geofence`); its owner is always let in. Posts "<name> joined" '
+        "when I was not in the room.",
     )
     def post(self, request, code):
         data = EnterSerializer(data=request.data)

@@ -55,6 +55,7 @@ def _store(
     body: str,
     client_id: str | None,
     display_name: str | None = None,
+    avatar: str | None = None,
 ) -> Message:
     """Store a message under the room's next seq and publish it after commit."""
     seq = room_services.room_next_seq(room=room)
@@ -67,7 +68,7 @@ def _store(
         client_id=client_id,
         created_at=timezone.now(),
     )
-    events.publish(room, message_frame(message, display_name=display_name))
+    events.publish(room, message_frame(message, display_name=display_name, avatar=avatar))
     return message
 
 
@@ -101,8 +102,10 @@ def message_post(*, room: Room, user: User, body, client_id) -> tuple[Message, b
                 body=body,
                 client_id=client_id,
                 display_name=membership.display_name,
+                avatar=membership.avatar,
             )
             message.sender_display_name = membership.display_name
+            message.sender_avatar = membership.avatar
             return message, True
     except IntegrityError:
         # A concurrent re-send of this client_id won the race; its seq was rolled back
@@ -132,12 +135,18 @@ def member_enter(
     room: Room,
     user: User,
     display_name: str | None = None,
+    avatar: str | None = None,
     latitude: float | None = None,
     longitude: float | None = None,
 ) -> room_services.EnterResult:
     """Enter (or re-enter) a room; posts "<name> joined" when they were not in it."""
     result = room_services.membership_enter(
-        room=room, user=user, display_name=display_name, latitude=latitude, longitude=longitude
+        room=room,
+        user=user,
+        display_name=display_name,
+        avatar=avatar,
+        latitude=latitude,
+        longitude=longitude,
     )
     if result.joined:
         system_message_post(room=room, body=_joined_text(result.membership.display_name))

@@ -296,6 +296,7 @@ SPECTACULAR_SETTINGS = {
         "MessageKindEnum": "history.models.Message.Kind",
         "MembershipRoleEnum": "rooms.models.Membership.Role",
         "RoomStatusEnum": "rooms.models.Room.Status",
+        "AvatarEnum": "rooms.avatars.AVATAR_CHOICES",
     },
 }
 

@@ -16,6 +16,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
@@ -24,6 +25,7 @@ from accounts.api import ErrorSerializer, PublicUserSerializer
 from accounts.models import User
 from huiliao_site.errors import InvalidInput, PermissionDenied
 from rooms import selectors, services
+from rooms.avatars import AVATAR_CHOICES, avatar_list
 from rooms.models import GEOFENCE_MAX_RADIUS_M, GEOFENCE_MIN_RADIUS_M, Membership, Room
 
 LIST_DEFAULT = 50
@@ -203,6 +205,10 @@ class RoomDetailSerializer(RoomSummarySerializer):
         choices=Membership.Role.choices, allow_null=True, help_text="null unless I am a member."
     )
     my_display_name = serializers.CharField(allow_null=True)
+    my_avatar = serializers.ChoiceField(
+        choices=AVATAR_CHOICES, allow_null=True, help_text="My preset avatar's key."
+    )
+    my_avatar_url = serializers.CharField(allow_null=True)
     can_manage = serializers.BooleanField(help_text="Whether I may close the room.")
     announcement = AnnouncementSerializer(
         allow_null=True, help_text="null for those who are not members."
@@ -222,7 +228,10 @@ class MemberSerializer(serializers.Serializer):
     """What others see of a member: never their account details."""
 
     display_name = serializers.CharField()
-    avatar_url = serializers.CharField(source="user.avatar_url")
+    avatar = serializers.ChoiceField(choices=AVATAR_CHOICES, help_text="The preset's key.")
+    avatar_url = serializers.CharField(
+        help_text="The preset's image; never the account's own avatar."
+    )
     role = serializers.ChoiceField(choices=Membership.Role.choices)
 
 
@@ -230,6 +239,15 @@ class MemberListSerializer(serializers.Serializer):
     count = serializers.IntegerField()
     results = MemberSerializer(many=True)
     next = serializers.CharField(allow_null=True, help_text="Cursor of the next page, or null.")
+
+
+class AvatarSerializer(serializers.Serializer):
+    key = serializers.ChoiceField(choices=AVATAR_CHOICES)
+    url = serializers.CharField()
+
+
+class AvatarListSerializer(serializers.Serializer):
+    results = AvatarSerializer(many=True)
 
 
 # --- Payload builders (shared with history.api) -------------------------------------------
@@ -266,6 +284,8 @@ def room_detail(*, room: Room, user: User, membership: Membership | None) -> dic
         is_member=current is not None,
         my_role=current.role if current else None,
         my_display_name=current.display_name if current else None,
+        my_avatar=current.avatar if current else None,
+        my_avatar_url=current.avatar_url if current else None,
         can_manage=can_manage,
         announcement=(
             {"text": room.announcement, "updated_at": room.announcement_updated_at}
@@ -455,3 +475,18 @@ class MembersView(APIView):
                 {"count": selectors.member_count(room=room), "results": page, "next": cursor}
             ).data
         )
+
+
+class AvatarListView(APIView):
+    # The same few static images for everyone: a picker may show them before login.
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="avatars_list",
+        responses={200: AvatarListSerializer},
+        description="The preset avatars a member may pick when entering a room (`avatar` in "
+        "`POST /api/v1/rooms/{code}/enter`). No authentication needed.",
+    )
+    def get(self, request):
+        return Response(AvatarListSerializer({"results": avatar_list()}).data)

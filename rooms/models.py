@@ -6,6 +6,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from rooms.avatars import AVATAR_CHOICES, AVATAR_MAX_LENGTH, avatar_url
+
 # No 0/O, 1/I/L: a code read off a projector or a printed poster must survive a human.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 8
@@ -100,6 +102,9 @@ class Membership(models.Model):
     )
     role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.MEMBER)
     display_name = models.CharField(_("display name"), max_length=32)
+    # A preset key, never the account's avatar: others must not recognise the person.
+    # rooms.services sets it (rooms.avatars.avatar_default unless the member picks one).
+    avatar = models.CharField(_("avatar"), max_length=AVATAR_MAX_LENGTH, choices=AVATAR_CHOICES)
     joined_at = models.DateTimeField(_("joined at"), default=timezone.now)
     left_at = models.DateTimeField(_("left at"), null=True, blank=True)
     muted_until = models.DateTimeField(_("muted until"), null=True, blank=True)
@@ -119,6 +124,10 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return self.display_name
+
+    @property
+    def avatar_url(self) -> str:
+        return avatar_url(self.avatar)
 
     @property
     def is_current(self) -> bool:

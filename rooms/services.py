@@ -12,6 +12,7 @@ from django.utils import timezone
 from accounts.models import User
 from huiliao_site.errors import InvalidInput, PermissionDenied
 from rooms import events, geo, selectors
+from rooms.avatars import avatar_clean, avatar_default
 from rooms.models import (
     GEOFENCE_MAX_RADIUS_M,
     GEOFENCE_MIN_RADIUS_M,
@@ -114,6 +115,7 @@ def room_create(
         user=owner,
         role=Membership.Role.OWNER,
         display_name=clean_display_name(None, fallback=owner.public_name[:32]),
+        avatar=avatar_default(room_code=room.code, user_id=owner.pk),
         joined_at=now,
     )
     return room
@@ -238,14 +240,17 @@ def membership_enter(
     room: Room,
     user: User,
     display_name: str | None = None,
+    avatar: str | None = None,
     latitude: float | None = None,
     longitude: float | None = None,
 ) -> EnterResult:
-    """Make `user` a current member of an open room, or change their display name.
+    """Make `user` a current member of an open room, or change their display name or
+    preset avatar (None keeps the current one; a newcomer gets rooms.avatars.avatar_default).
 
     Entering again is harmless. Publishes the new member count when they joined; the
     caller (history.services.member_enter) posts the "joined" notice.
     """
+    avatar = avatar_clean(avatar)
     selectors.room_check_open(room=room)
     membership = Membership.objects.select_for_update().filter(room=room, user=user).first()
     if membership is not None and membership.banned:
@@ -258,7 +263,11 @@ def membership_enter(
         try:
             with transaction.atomic():
                 membership = Membership.objects.create(
-                    room=room, user=user, display_name=name, joined_at=now
+                    room=room,
+                    user=user,
+                    display_name=name,
+                    avatar=avatar or avatar_default(room_code=room.code, user_id=user.pk),
+                    joined_at=now,
                 )
         except IntegrityError:
             # The same user entered twice at once; the other request made the row.
@@ -269,10 +278,12 @@ def membership_enter(
         previous = membership.display_name
         membership.display_name = clean_display_name(display_name, fallback=previous)
         renamed_from = previous if membership.display_name != previous else None
+        if avatar is not None:
+            membership.avatar = avatar
         if joined:
             membership.left_at = None
             membership.joined_at = now
-        membership.save(update_fields=["display_name", "left_at", "joined_at"])
+        membership.save(update_fields=["display_name", "avatar", "left_at", "joined_at"])
     if joined:
         events.publish(room, events.members_frame(selectors.member_count(room=room)))
     return EnterResult(membership, joined, renamed_from)
