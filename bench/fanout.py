@@ -318,7 +318,9 @@ def make_room(members: int) -> tuple[str, list[str]]:
     now = timezone.now()
     Membership.objects.bulk_create(
         [
-            Membership(room=room, user=user, display_name=user.nickname, joined_at=now)
+            Membership(
+                room=room, user=user, display_name=user.nickname, avatar="sun", joined_at=now
+            )
             for user in users[1:]
         ]
     )

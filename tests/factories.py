@@ -74,3 +74,10 @@ def post(room: Room, user: User, body: str = "hello", client_id: str | None = No
         room=room, user=user, body=body, client_id=client_id or str(uuid.uuid4())
     )
     return message
+
+
+def preset(room_id, user_id) -> dict[str, str]:
+    """A member's preset avatar as room payloads spell it (key and static URL), read from
+    the stored membership."""
+    key = Membership.objects.get(room_id=room_id, user_id=user_id).avatar
+    return {"avatar": key, "avatar_url": f"/static/huiliao/avatars/{key}.svg"}

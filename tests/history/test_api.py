@@ -12,7 +12,7 @@ from rooms.events import iso_datetime as iso
 from rooms.models import Membership, Room
 from rooms.services import Geofence, membership_mute, membership_set_banned, room_close
 from tests.conftest import api_client_for
-from tests.factories import RoomFactory, StaffFactory, UserFactory, join, post
+from tests.factories import RoomFactory, StaffFactory, UserFactory, join, post, preset
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +30,7 @@ def payload(message: Message, display_name: str | None = None) -> dict:
         sender = {
             "id": str(message.sender.pk),
             "display_name": display_name,
-            "avatar_url": message.sender.avatar_url,
+            **preset(message.room_id, message.sender_id),
         }
     return {
         "seq": message.seq,
@@ -593,9 +593,10 @@ def test_message_sender_shows_display_name_never_account(room):
     assert body["sender"] == {
         "id": str(sender.pk),
         "display_name": "Speaker",
-        "avatar_url": "https://img.example/a.png",
+        **preset(room.pk, sender.pk),
     }
     assert "Real Name" not in str(body)
+    assert "https://img.example/a.png" not in str(body)
 
 
 @pytest.mark.parametrize("items", [1, 3])

@@ -34,7 +34,7 @@ def quiet_members(room, count: int) -> list:
     # Rows made directly, so no "joined" notice takes a seq: the posts below are 1..N.
     users = [UserFactory() for _ in range(count)]
     for user in users:
-        Membership.objects.create(room=room, user=user, display_name=user.nickname)
+        Membership.objects.create(room=room, user=user, display_name=user.nickname, avatar="sun")
     return users
 
 

@@ -13,7 +13,7 @@ from history import services as history_services
 from history.models import Message
 from rooms.events import iso_datetime as iso
 from tests.conftest import api_client_for
-from tests.factories import RoomFactory, join
+from tests.factories import RoomFactory, join, preset
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def message_frame(message: Message, display_name: str | None) -> dict:
         sender = {
             "id": str(message.sender_id),
             "display_name": display_name,
-            "avatar_url": message.sender.avatar_url,
+            **preset(message.room_id, message.sender_id),
         }
     return {
         "type": "message",

@@ -169,7 +169,10 @@ def make_members(room: Room, count: int) -> list[str]:
         ]
     )
     Membership.objects.bulk_create(
-        [Membership(room=room, user=u, display_name=u.nickname, joined_at=now) for u in users]
+        [
+            Membership(room=room, user=u, display_name=u.nickname, avatar="sun", joined_at=now)
+            for u in users
+        ]
     )
     tokens = Token.objects.bulk_create([Token(key=Token.generate_key(), user=u) for u in users])
     return [token.key for token in tokens]

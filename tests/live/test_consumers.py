@@ -17,7 +17,7 @@ from huiliao_site.asgi import application
 from rooms import services as room_services
 from rooms.events import iso_datetime
 from rooms.models import Membership, Room
-from tests.factories import RoomFactory, UserFactory, join, post
+from tests.factories import RoomFactory, UserFactory, join, post, preset
 from tests.live.conftest import (
     open_member_socket,
     open_socket,
@@ -38,7 +38,7 @@ def expected_message(message: Message, *, display_name: str | None = None) -> di
         sender = {
             "id": str(message.sender_id),
             "display_name": display_name,
-            "avatar_url": message.sender.avatar_url,
+            **preset(message.room_id, message.sender_id),
         }
     return {
         "type": "message",

@@ -9,7 +9,14 @@ from rooms import geo
 from rooms.events import iso_datetime as iso
 from rooms.models import CODE_ALPHABET, Membership, Room
 from tests.conftest import api_client_for
-from tests.factories import RoomFactory, StaffFactory, UserFactory, WechatUserFactory, join
+from tests.factories import (
+    RoomFactory,
+    StaffFactory,
+    UserFactory,
+    WechatUserFactory,
+    join,
+    preset,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -23,6 +30,11 @@ def public(user) -> dict:
         "avatar_url": user.avatar_url,
         "kind": user.kind,
     }
+
+
+def my_preset(room: Room, user) -> dict:
+    mine = preset(room.pk, user.pk)
+    return {"my_avatar": mine["avatar"], "my_avatar_url": mine["avatar_url"]}
 
 
 def summary(room: Room, *, member_count: int) -> dict:
@@ -67,6 +79,7 @@ def test_room_create_returns_detail_with_owner_as_member(user):
         "is_member": True,
         "my_role": "owner",
         "my_display_name": user.nickname,
+        **my_preset(room, user),
         "can_manage": True,
         "announcement": {"text": "", "updated_at": None},
     }
@@ -405,6 +418,8 @@ def test_room_info_for_non_member_hides_announcement(room, other_user):
         "is_member": False,
         "my_role": None,
         "my_display_name": None,
+        "my_avatar": None,
+        "my_avatar_url": None,
         "can_manage": False,
         "announcement": None,
     }
@@ -422,6 +437,7 @@ def test_room_info_for_member_shows_role_name_and_announcement(room):
         "is_member": True,
         "my_role": "member",
         "my_display_name": "Ann",
+        **my_preset(room, membership.user),
         "can_manage": False,
         "announcement": {"text": "Lunch at noon", "updated_at": iso(room.announcement_updated_at)},
     }
@@ -582,8 +598,8 @@ def test_members_list_shows_only_name_avatar_role(room, user):
     assert response.json() == {
         "count": 2,
         "results": [
-            {"display_name": user.nickname, "avatar_url": "", "role": "owner"},
-            {"display_name": "Ann", "avatar_url": "https://img.example/a.png", "role": "member"},
+            {"display_name": user.nickname, **preset(room.pk, user.pk), "role": "owner"},
+            {"display_name": "Ann", **preset(room.pk, ann.user_id), "role": "member"},
         ],
         "next": None,
     }
