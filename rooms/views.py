@@ -19,6 +19,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 
 from huiliao_site.errors import DomainError, NotFound
 from rooms import selectors, services
+from rooms.avatars import avatar_list
 from rooms.models import CODE_ALPHABET, CODE_LENGTH, GEOFENCE_MAX_RADIUS_M, GEOFENCE_MIN_RADIUS_M
 
 
@@ -113,6 +114,7 @@ def room_page(request: HttpRequest, code: str) -> HttpResponse:
             "id": str(user.pk),
             "nickname": user.public_name,
             "display_name": membership.display_name if is_member else user.public_name[:32],
+            "avatar": membership.avatar if is_member else None,
             "is_member": is_member,
             "can_manage": can_manage,
         }
@@ -153,7 +155,13 @@ def room_page(request: HttpRequest, code: str) -> HttpResponse:
     return render(
         request,
         "rooms/room.html",
-        {"room": room, "page_data": page_data, "can_read": can_read, "can_manage": can_manage},
+        {
+            "room": room,
+            "page_data": page_data,
+            "can_read": can_read,
+            "can_manage": can_manage,
+            "avatars": avatar_list(),
+        },
     )
 
 

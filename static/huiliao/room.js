@@ -163,7 +163,20 @@
     } else {
       var mine = this.isMine(m);
       item = H.el("li", "msg " + (mine ? "msg-mine" : "msg-theirs"));
-      if (!mine && m.sender) item.appendChild(H.el("span", "msg-name", m.sender.display_name));
+      if (!mine && m.sender) {
+        // The sender's preset for this room (never their account photo); decorative, the
+        // name beside it says who it is.
+        if (m.sender.avatar_url) {
+          var face = H.el("img", "msg-avatar");
+          face.setAttribute("src", m.sender.avatar_url);
+          face.setAttribute("alt", "");
+          face.setAttribute("width", "32");
+          face.setAttribute("height", "32");
+          item.appendChild(face);
+          item.classList.add("has-avatar");
+        }
+        item.appendChild(H.el("span", "msg-name", m.sender.display_name));
+      }
       var bubble = H.el("div", "msg-bubble");
       if (m.hidden) {
         bubble.classList.add("msg-hidden");
@@ -178,8 +191,10 @@
     }
     item.dataset.seq = String(m.seq);
     if (m.client_id) item.dataset.clientId = m.client_id;
-    // Grouped by sender and name: a rename starts a new group, with the new name shown.
-    if (m.sender) item.dataset.sender = m.sender.id + " " + m.sender.display_name;
+    // Grouped by sender, name and picture: a change starts a new group that shows them.
+    if (m.sender) {
+      item.dataset.sender = [m.sender.id, m.sender.avatar || "", m.sender.display_name].join(" ");
+    }
     return item;
   };
 
@@ -568,8 +583,10 @@
     var error = document.getElementById("rename-error");
     var form = document.getElementById("rename-form");
     var self = this;
+    var choices = form.querySelectorAll("input[name=avatar]");
     document.getElementById("menu-button").addEventListener("click", function () {
       input.value = me.display_name || "";
+      choices.forEach(function (choice) { choice.checked = choice.value === me.avatar; });
       error.hidden = true;
       dialog.showModal();
     });
@@ -577,10 +594,14 @@
       event.preventDefault();
       var name = input.value.trim();
       if (!name) return;
-      // Entering again is how a member changes their display name.
-      H.api("POST", data.urls.enter, { display_name: name })
-        .then(function () {
-          me.display_name = name;
+      // Entering again is how a member changes their display name and picture.
+      var body = { display_name: name };
+      var picked = form.querySelector("input[name=avatar]:checked");
+      if (picked) body.avatar = picked.value;
+      H.api("POST", data.urls.enter, body)
+        .then(function (room) {
+          me.display_name = room.my_display_name || name;
+          me.avatar = room.my_avatar;
           dialog.close();
         })
         .catch(function (err) {

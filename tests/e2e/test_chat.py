@@ -7,6 +7,7 @@ from playwright.sync_api import expect
 
 from accounts.services import token_for
 from history import services as history_services
+from rooms.models import Membership
 from tests.e2e.conftest import off_loop
 from tests.factories import RoomFactory, join
 
@@ -60,6 +61,11 @@ def test_two_guests_see_each_others_messages_live(new_context, screenshot):
     expect(mine).to_have_attribute("data-state", "sent")
     theirs = ann.locator("li.msg-theirs", has_text="Hi Ann, Bob here")
     expect(theirs.locator(".msg-name")).to_have_text("Bob")
+    # Beside it Bob's preset picture for this room, never an account photo.
+    bob_avatar = off_loop(lambda: Membership.objects.get(room=room, display_name="Bob").avatar)
+    expect(theirs.locator("img.msg-avatar")).to_have_attribute(
+        "src", f"/static/huiliao/avatars/{bob_avatar}.svg"
+    )
 
     # The organiser changes the announcement: it appears live, highlighted.
     owner_token = off_loop(token_for, user=room.owner)
@@ -76,12 +82,18 @@ def test_two_guests_see_each_others_messages_live(new_context, screenshot):
     # Bob renames himself; his next message carries the new name.
     bob.click("#menu-button")
     bob.fill("#rename-input", "Robert")
+    picked = "moon" if bob_avatar != "moon" else "sun"
+    bob.click(f".avatar-choice:has(input[value={picked}])")
     bob.click("#rename-save")
     expect(bob.locator("#menu-dialog")).to_be_hidden()
     send(bob, "Call me Robert")
     renamed = ann.locator("li.msg-theirs", has_text="Call me Robert")
     expect(renamed.locator(".msg-name")).to_have_text("Robert")
     expect(renamed.locator(".msg-name")).to_be_visible()
+    expect(renamed.locator("img.msg-avatar")).to_have_attribute(
+        "src", f"/static/huiliao/avatars/{picked}.svg"
+    )
+    expect(renamed.locator("img.msg-avatar")).to_be_visible()
     screenshot(ann, "ann")
     screenshot(bob, "bob")
 
