@@ -160,11 +160,23 @@ def test_room_page_member_gets_chat_with_their_data():
         "id": str(membership.user.pk),
         "nickname": membership.user.public_name,
         "display_name": "Ann",
+        "avatar": membership.avatar,
         "is_member": True,
         "can_manage": False,
     }
     assert (data["can_read"], data["member_count"]) == (True, 2)
     assert data["announcement"] == {"text": "", "updated_at": None}
+
+
+def test_room_page_member_gets_avatar_picker_never_account_photo():
+    room = RoomFactory(name="Main hall")
+    photo = "https://thirdwx.qlogo.cn/mmopen/vi_32/SecretFace/132"
+    membership = join(room, UserFactory(avatar_url=photo), display_name="Ann")
+    html = logged_in(membership.user).get(f"/r/{room.code}/").content.decode()
+    keys = re.findall(r'<input type="radio" name="avatar" value="([a-z]+)">', html)
+    assert keys == ["sun", "moon", "star", "leaf", "wave", "cloud", "flower", "mountain"]
+    assert all(f'src="/static/huiliao/avatars/{key}.svg"' in html for key in keys)
+    assert photo not in html
 
 
 def test_room_page_owner_gets_qr_and_poster_link():
