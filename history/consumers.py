@@ -62,16 +62,17 @@ def _hello(*, room: Room, user) -> Frame:
     }
 
 
-def _replay(*, room: Room, after: int) -> tuple[list[Frame], int | None]:
+def _replay(*, room: Room, after: int) -> tuple[list[Frame], int | None, int]:
     """Every message above `after`, or the newest HUILIAO_RESUME_LIMIT of them and the seq
-    the replay starts at (the client pages the rest over REST)."""
+    the replay starts at (the client pages the rest over REST); and the room's last seq."""
+    room.refresh_from_db(fields=["last_seq"])
     limit = settings.HUILIAO_RESUME_LIMIT
     messages = selectors.messages_after(room=room, after=after, limit=limit + 1)
     first_seq = None
     if len(messages) > limit:
         messages, _more = selectors.messages_page(room=room, limit=limit)
         first_seq = messages[0].seq
-    return [message_frame(message) for message in messages], first_seq
+    return [message_frame(message) for message in messages], first_seq, room.last_seq
 
 
 def _post(*, room: Room, user, body: Any, client_id: Any) -> tuple[Frame, bool]:
@@ -144,8 +145,11 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
     async def _resume(self, after: int) -> None:
         socket = self.socket
         socket.live = False
+        frames, first_seq, last_seq = await in_db_thread(_replay)(room=self.room, after=after)
+        # A client ahead of the room (stale state, say from before a purge) would otherwise
+        # have every live message dropped until the room's seq passed its own.
+        after = min(after, last_seq)
         socket.seq = after
-        frames, first_seq = await in_db_thread(_replay)(room=self.room, after=after)
         if first_seq is not None:
             socket.push_frame({"type": "resume_truncated", "first_seq": first_seq})
         last = after

@@ -58,7 +58,8 @@ def _store(
     avatar: str | None = None,
 ) -> Message:
     """Store a message under the room's next seq and publish it after commit."""
-    seq = room_services.room_next_seq(room=room)
+    # Chat messages need the room open at the very moment they get their seq.
+    seq = room_services.room_next_seq(room=room, require_open=kind == Message.Kind.TEXT)
     message = Message.objects.create(
         room=room,
         seq=seq,

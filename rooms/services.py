@@ -10,7 +10,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from huiliao_site.errors import InvalidInput, PermissionDenied
+from huiliao_site.errors import Gone, InvalidInput, PermissionDenied
 from rooms import events, geo, selectors
 from rooms.avatars import avatar_clean, avatar_default
 from rooms.models import (
@@ -193,15 +193,26 @@ def room_extend(*, room: Room, by: dt.timedelta) -> Room:
     return room
 
 
-def room_next_seq(*, room: Room) -> int:
+def room_next_seq(*, room: Room, require_open: bool = False) -> int:
     """Allocate the room's next message seq. Must run inside the transaction that stores
     the message: the row stays locked until commit, so concurrent posters get 1, 2, 3…
-    with no gap and no duplicate, and seq N+1 is only handed out once N is committed."""
+    with no gap and no duplicate, and seq N+1 is only handed out once N is committed.
+
+    With `require_open`, the same statement checks that the room is still open, so a close
+    or an expiry that lands after the caller's own checks still refuses the message.
+    """
     table = Room._meta.db_table  # our own constant, not input: no injection (S608)
-    sql = f"UPDATE {table} SET last_seq = last_seq + 1 WHERE id = %s RETURNING last_seq"  # noqa: S608
+    sql = f"UPDATE {table} SET last_seq = last_seq + 1 WHERE id = %s"  # noqa: S608
+    params: list = [room.pk]
+    if require_open:
+        sql += " AND closed_at IS NULL AND (expires_at IS NULL OR expires_at > %s)"
+        params.append(timezone.now())
     with connection.cursor() as cursor:
-        cursor.execute(sql, [room.pk])
-        (seq,) = cursor.fetchone()
+        cursor.execute(sql + " RETURNING last_seq", params)
+        row = cursor.fetchone()
+    if row is None:
+        raise Gone("This room is closed.", code="room_closed")
+    (seq,) = row
     room.last_seq = seq
     return seq
 

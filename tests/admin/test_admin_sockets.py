@@ -5,9 +5,6 @@ import datetime as dt
 import io
 
 import pytest
-
-pytest.importorskip("history.hub", reason="needs the live room consumer")
-
 from channels.db import database_sync_to_async  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.utils import timezone  # noqa: E402

@@ -13,6 +13,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.db import connections
 
@@ -43,6 +44,14 @@ async def _hub_per_test():
     yield
     await get_hub().close()
     await asyncio.sleep(0)
+    # A server has one event loop for its life; tests have one each. channels-redis keeps
+    # locks bound to the loop that first waited on them, so a layer shared across tests
+    # fails in the next one ("bound to a different event loop"): start each test afresh.
+    for layer in list(channel_layers.backends.values()):
+        close_pools = getattr(layer, "close_pools", None)
+        if close_pools is not None:
+            await close_pools()
+    channel_layers.backends.clear()
     # The sync worker thread keeps its connection (CONN_MAX_AGE); let the test DB go.
     await database_sync_to_async(connections.close_all)()
 

@@ -445,6 +445,18 @@ async def test_resume_frame_replays_from_the_given_seq(room, user, settings):
     await communicator.disconnect()
 
 
+async def test_resume_after_seq_beyond_last_seq_still_gets_live_messages(room, user):
+    communicator, hello = await open_member_socket(room.code, user, after_seq=1000)
+    assert hello["last_seq"] == 0
+    await db(post)(room, user, "after a purge", client_id="p1")
+    assert (await receive(communicator))["message"]["seq"] == 1
+    await communicator.send_json_to({"type": "resume", "after_seq": 500})
+    await db(post)(room, user, "still live", client_id="p2")
+    assert (await receive(communicator))["message"]["seq"] == 2
+    assert await communicator.receive_nothing(timeout=0.2)
+    await communicator.disconnect()
+
+
 async def test_resume_beyond_limit_sends_newest_and_truncated_hint(room, user, settings):
     settings.HUILIAO_POST_RATE_COUNT = 1000
     settings.HUILIAO_RESUME_LIMIT = 5

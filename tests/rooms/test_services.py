@@ -1,11 +1,13 @@
 """Room services below the API: codes, the seq counter, the geofence by real distance."""
 
+import datetime as dt
 import itertools
 import secrets
 
 import pytest
+from django.utils import timezone
 
-from huiliao_site.errors import InvalidInput, PermissionDenied
+from huiliao_site.errors import Gone, InvalidInput, PermissionDenied
 from rooms import geo, services
 from rooms.models import CODE_ALPHABET, Room
 from tests.factories import RoomFactory, UserFactory
@@ -37,6 +39,20 @@ def test_room_next_seq_counts_from_the_room_row(room):
     assert room.last_seq == 3
     other = RoomFactory()
     assert services.room_next_seq(room=other) == 1
+
+
+def test_room_next_seq_requiring_open_refuses_a_room_closed_or_expired_meanwhile(room):
+    # The caller's room object still looks open: the statement itself must look again.
+    Room.objects.filter(pk=room.pk).update(closed_at=timezone.now())
+    with pytest.raises(Gone) as closed:
+        services.room_next_seq(room=room, require_open=True)
+    assert (closed.value.code, closed.value.status_code) == ("room_closed", 410)
+    expired = RoomFactory()
+    Room.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    with pytest.raises(Gone):
+        services.room_next_seq(room=expired, require_open=True)
+    assert Room.objects.get(pk=room.pk).last_seq == 0
+    assert services.room_next_seq(room=room) == 1  # system notices still get a seq
 
 
 @pytest.mark.parametrize(("metres", "allowed"), [(0, True), (97, True), (100, True), (103, False)])
