@@ -233,7 +233,15 @@ class UserDetailView(APIView):
             200: PublicUserSerializer,
             **error_responses(401, 404, e404="No such user (`user_not_found`)."),
         },
-        description="Anyone's public profile (`user_not_found` for unknown or inactive users).",
+        description=(
+            "A public profile: my own, an organiser's, or anyone's for staff. Another "
+            "attendee's profile is `user_not_found`, like an unknown or inactive user: "
+            "attendees know each other only by their per-room display name and avatar."
+        ),
     )
     def get(self, request, user_id):
-        return Response(PublicUserSerializer(selectors.user_get_public(user_id=user_id)).data)
+        return Response(
+            PublicUserSerializer(
+                selectors.user_get_public(user_id=user_id, viewer=request.user)
+            ).data
+        )

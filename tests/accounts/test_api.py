@@ -10,7 +10,7 @@ from accounts.models import User
 from tests.accounts.conftest import OPENID
 from tests.accounts.helpers import me_payload, public_payload
 from tests.conftest import api_client_for
-from tests.factories import UserFactory, WechatUserFactory
+from tests.factories import StaffFactory, UserFactory, WechatUserFactory
 
 NOT_AUTHENTICATED = {
     "detail": "Authentication credentials were not provided.",
@@ -260,7 +260,11 @@ def test_me_patch_read_only_fields_are_ignored(db, user):
 
 def test_user_get_returns_public_fields_only(db, user):
     other = WechatUserFactory(
-        openid=OPENID, nickname="Lin", avatar_url="https://a.example/1.png", email="lin@example.com"
+        openid=OPENID,
+        nickname="Lin",
+        avatar_url="https://a.example/1.png",
+        email="lin@example.com",
+        is_staff=True,
     )
     response = api_client_for(user).get(f"/api/v1/users/{other.id}")
     assert response.status_code == 200
@@ -271,6 +275,18 @@ def test_user_get_returns_public_fields_only(db, user):
         "kind": "wechat",
     }
     assert response.json() == public_payload(other)
+
+
+def test_user_get_of_another_attendee_is_404_so_display_names_stay_unlinkable(db, user):
+    attendee = WechatUserFactory(nickname="Lin", avatar_url="https://a.example/1.png")
+    response = api_client_for(user).get(f"/api/v1/users/{attendee.id}")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "No such user.", "code": "user_not_found"}
+    # Staff (operators, organisers) and the attendee themselves still see it.
+    for viewer in (StaffFactory(), attendee):
+        response = api_client_for(viewer).get(f"/api/v1/users/{attendee.id}")
+        assert response.status_code == 200
+        assert response.json()["nickname"] == "Lin"
 
 
 def test_user_get_unknown_is_404(db, user):
@@ -426,7 +442,7 @@ def test_me_get_queries(db, user, django_assert_num_queries):
 
 def test_user_get_queries(db, user, django_assert_num_queries):
     client = api_client_for(user)
-    other = UserFactory()
+    other = StaffFactory()
     with django_assert_num_queries(2):  # the token with its user, then the profile
         assert client.get(f"/api/v1/users/{other.id}").status_code == 200
 
