@@ -9,7 +9,6 @@ import hashlib
 import uuid
 
 from django.conf import settings
-from django.templatetags.static import static
 from django.utils.translation import gettext_lazy as _
 
 from huiliao_site.errors import InvalidInput
@@ -59,7 +58,11 @@ def avatar_clean(value: str | None) -> str | None:
 def avatar_url(key: str) -> str:
     # Absolute when HUILIAO_PUBLIC_URL is set: the mini-program has no page origin to
     # resolve a path against.
-    return settings.HUILIAO_PUBLIC_URL + static(f"huiliao/avatars/{key}.svg")
+    # The plain static path, not the manifest's hashed name: it is built for every message
+    # frame, where a missing manifest entry must never break the chat (whitenoise serves
+    # both names).
+    path = f"{settings.STATIC_URL}huiliao/avatars/{key}.svg"
+    return path if "://" in path else settings.HUILIAO_PUBLIC_URL + path
 
 
 def avatar_list() -> list[dict[str, str]]:
