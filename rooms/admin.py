@@ -142,7 +142,8 @@ class RoomAdminForm(forms.ModelForm):
 
 
 class MembershipForm(forms.ModelForm):
-    """Role, mute and ban of one member; the owner's row cannot be demoted or banned."""
+    """Display name, role, mute and ban of one member; the owner's row cannot be demoted
+    or banned."""
 
     mute_minutes = forms.IntegerField(
         label=_("mute for (minutes)"),
@@ -155,7 +156,14 @@ class MembershipForm(forms.ModelForm):
 
     class Meta:
         model = Membership
-        fields = ["role", "banned"]
+        fields = ["display_name", "role", "banned"]
+
+    def clean_display_name(self):
+        # The service's own rule (1-32 characters, no control characters), as a form error.
+        try:
+            return services.clean_display_name(self.cleaned_data["display_name"], fallback="")
+        except DomainError as exc:
+            raise ValidationError(exc.detail) from exc
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -174,6 +182,10 @@ def membership_apply(form: MembershipForm) -> Membership:
     already copied its values onto its own instance, which would hide the change)."""
     membership = Membership.objects.select_related("room").get(pk=form.instance.pk)
     data = form.cleaned_data
+    if "display_name" in form.changed_data:
+        membership = services.membership_rename(
+            membership=membership, display_name=data["display_name"]
+        )
     if "role" in form.changed_data:
         membership = services.membership_set_role(membership=membership, role=data["role"])
     if data.get("mute_minutes") is not None:
@@ -213,7 +225,7 @@ class MembershipInline(admin.TabularInline):
         "mute_minutes",
         "banned",
     ]
-    readonly_fields = ["display_name", "member_user", "joined_at", "left_at", "muted_until"]
+    readonly_fields = ["member_user", "joined_at", "left_at", "muted_until"]
     extra = 0
     max_num = 0
     can_delete = False

@@ -345,6 +345,15 @@ def membership_mute(*, membership: Membership, minutes: int) -> Membership:
 
 
 @transaction.atomic
+def membership_rename(*, membership: Membership, display_name: str) -> Membership:
+    """Change a member's display name for them (an organiser replacing an offensive one);
+    same rules as a member renaming themselves by entering again."""
+    membership.display_name = clean_display_name(display_name, fallback="")
+    membership.save(update_fields=["display_name"])
+    return membership
+
+
+@transaction.atomic
 def membership_set_role(*, membership: Membership, role: str) -> Membership:
     if role not in {Membership.Role.MODERATOR, Membership.Role.MEMBER}:
         raise InvalidInput("role must be moderator or member.", code="invalid_role")

@@ -49,7 +49,12 @@ def room_form_data(room: Room, members: dict | None = None, **overrides) -> dict
         }
     )
     for index, membership in enumerate(rows):
-        fields = {"id": str(membership.pk), "room": str(room.pk), "role": membership.role}
+        fields = {
+            "id": str(membership.pk),
+            "room": str(room.pk),
+            "display_name": membership.display_name,
+            "role": membership.role,
+        }
         if membership.banned:
             fields["banned"] = "on"
         fields.update((members or {}).get(membership, {}))
@@ -436,6 +441,20 @@ def test_member_inline_role_and_mute(organiser, organiser_client):
     assert target.muted_until is None
 
 
+def test_member_inline_renames_through_the_service(organiser, organiser_client):
+    room = RoomFactory(owner=organiser)
+    target = join(room, display_name="Rude name")
+    data = room_form_data(room, members={target: {"display_name": "  Guest 7  "}})
+    assert organiser_client.post(change_url(room), data).status_code == 302
+    target.refresh_from_db()
+    assert target.display_name == "Guest 7"
+    data = room_form_data(room, members={target: {"display_name": "Bob\njoined"}})
+    response = organiser_client.post(change_url(room), data)
+    assert response.status_code == 200  # the form again, with the service's error
+    target.refresh_from_db()
+    assert target.display_name == "Guest 7"
+
+
 def test_member_inline_owner_row_cannot_be_banned_or_demoted(organiser, organiser_client):
     room = RoomFactory(owner=organiser)
     owner_row = Membership.objects.get(room=room, user=organiser)
@@ -595,6 +614,7 @@ def test_member_inline_shows_the_50_who_joined_last(organiser, organiser_client)
     for index, membership in enumerate(rows):
         data[f"memberships-{index}-id"] = str(membership.pk)
         data[f"memberships-{index}-room"] = str(room.pk)
+        data[f"memberships-{index}-display_name"] = membership.display_name
         data[f"memberships-{index}-role"] = membership.role
     data["memberships-0-banned"] = "on"
     assert organiser_client.post(change_url(room), data).status_code == 302
