@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from history import consumers
 from history import services as history_services
+from history.hub import get_hub
 from history.models import Message
 from rooms import services as room_services
 from rooms.models import Membership, Room
@@ -70,9 +71,16 @@ async def test_send_after_room_was_extended_past_its_old_expiry_is_stored(user):
 
 
 async def test_send_after_room_closed_without_push_gets_room_closed(room, user, settings):
-    # Before the hub's own periodic re-read could notice the close and end the socket.
+    # Before the hub's own periodic re-read could notice the close and end the socket:
+    # let its first read (at subscription) finish, and no other come.
     settings.HUILIAO_HUB_CHECK_SECONDS = 3600
     communicator, _ = await open_member_socket(room.code, user)
+    feed = get_hub().feeds[room.code]
+    await feed.ready
+    for _ in range(3):
+        await asyncio.sleep(0)  # the watcher takes the feed's lock for its first read
+    async with feed.lock:
+        pass
     # Closed behind the hub's back (as when a Redis outage lost the room_closed push).
     await db(Room.objects.filter(pk=room.pk).update)(closed_at=timezone.now())
     await communicator.send_json_to({"type": "send", "body": "late", "client_id": "c1"})
