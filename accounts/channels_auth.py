@@ -5,32 +5,89 @@ accepted on the token alone (a browser cannot set that header on a websocket, so
 page can forge it). A browser socket is authenticated by its session cookie, which any web
 page could make the browser send, so it counts only when the Origin is one of ours: the
 page's own host (Origin host equals the Host header), a host in ALLOWED_HOSTS, or an entry
-of CSRF_TRUSTED_ORIGINS. Anything else is anonymous, and the consumer refuses it with 4401.
+of CSRF_TRUSTED_ORIGINS. Anything else carries no credentials, and the consumer refuses it
+with 4401.
 
-The middleware sets `scope["user"]` (always resolved, never lazy) and
-`scope["auth_method"]`: "token" or "session" for a known user, None for anonymous.
+The middleware does no database work and does not wrap the ASGI `send` (a wrapper would
+hide the server's connection from the room hub's fast path): it only reads headers and
+sets `scope["credentials"]`, a `Credentials` or None. The consumer resolves them in the
+same query that reads the room and the membership (`history.selectors.socket_open`).
 """
 
+from dataclasses import dataclass
+from importlib import import_module
 from urllib.parse import urlsplit
 
-from channels.auth import get_user
-from channels.db import database_sync_to_async
-from channels.sessions import CookieMiddleware, SessionMiddleware
 from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
+from django.utils.crypto import constant_time_compare
 from django.utils.http import is_same_domain
-from rest_framework.authtoken.models import Token
+
+from accounts.models import User
+
+TOKEN = "token"  # noqa: S105 (a method name, not a secret)
+SESSION = "session"
 
 
-@database_sync_to_async
-def user_for_token(key: str):
-    if "\x00" in key:  # no token holds one, and PostgreSQL would refuse the query
+@dataclass(frozen=True)
+class Credentials:
+    method: str  # TOKEN or SESSION
+    secret: str  # the token key, or the session key
+
+
+@dataclass(frozen=True)
+class UserLookup:
+    """How to find the user named by some credentials inside the caller's own query."""
+
+    condition: Q
+    session_hash: str | None  # a session must still carry the user's auth hash
+
+
+def user_lookup(credentials: Credentials, prefix: str = "") -> UserLookup | None:
+    """None: the credentials name nobody. A session costs one query (its row); a token
+    none (it joins into the caller's query)."""
+    if "\x00" in credentials.secret:  # no key holds one, and PostgreSQL refuses it in a query
+        return None
+    if credentials.method == TOKEN:
+        condition = Q(**{f"{prefix}auth_token__key": credentials.secret})
+        return UserLookup(condition & Q(**{f"{prefix}is_active": True}), None)
+    session = import_module(settings.SESSION_ENGINE).SessionStore(credentials.secret)
+    user_id = session.get(SESSION_KEY)
+    if user_id is None or session.get(BACKEND_SESSION_KEY) not in settings.AUTHENTICATION_BACKENDS:
+        return None
+    try:
+        user_id = User._meta.pk.to_python(user_id)
+    except ValidationError:
+        return None
+    condition = Q(**{f"{prefix}pk": user_id, f"{prefix}is_active": True})
+    return UserLookup(condition, session.get(HASH_SESSION_KEY) or "")
+
+
+def user_verify(lookup: UserLookup, user: User) -> bool:
+    """A session must carry the user's current auth hash (a password change ends it), as
+    Django's own `get_user` checks."""
+    if lookup.session_hash is None:
+        return True
+    if constant_time_compare(lookup.session_hash, user.get_session_auth_hash()):
+        return True
+    return any(
+        constant_time_compare(lookup.session_hash, fallback)
+        for fallback in user.get_session_auth_fallback_hash()
+    )
+
+
+def user_for_credentials(credentials: Credentials | None) -> User | AnonymousUser:
+    """The user some credentials name, or AnonymousUser."""
+    lookup = user_lookup(credentials) if credentials is not None else None
+    user = User.objects.filter(lookup.condition).first() if lookup is not None else None
+    if user is None or not user_verify(lookup, user):
         return AnonymousUser()
-    token = Token.objects.select_related("user").filter(key=key).first()
-    if token is None or not token.user.is_active:
-        return AnonymousUser()
-    return token.user
+    return user
 
 
 def _trusted_origin(origin: str, parts) -> bool:
@@ -72,25 +129,22 @@ def _header(scope, name: bytes) -> str | None:
     return None
 
 
+def credentials_from_scope(scope) -> Credentials | None:
+    authorization = _header(scope, b"authorization") or ""
+    if authorization[:6].lower() == "token ":
+        key = authorization[6:].strip()
+        return Credentials(TOKEN, key) if key else None
+    origin = _header(scope, b"origin")
+    if origin is None or not origin_is_ours(origin, _header(scope, b"host")):
+        return None
+    session_key = parse_cookie(_header(scope, b"cookie") or "").get(settings.SESSION_COOKIE_NAME)
+    return Credentials(SESSION, session_key) if session_key else None
+
+
 class WebsocketAuthMiddleware:
     def __init__(self, inner):
         self.inner = inner
-        self.with_session = CookieMiddleware(SessionMiddleware(self._session_user))
 
     async def __call__(self, scope, receive, send):
-        authorization = _header(scope, b"authorization") or ""
-        if authorization[:6].lower() == "token ":
-            user = await user_for_token(authorization[6:].strip())
-            return await self._inner(scope, user, "token", receive, send)
-        origin = _header(scope, b"origin")
-        if origin is not None and origin_is_ours(origin, _header(scope, b"host")):
-            return await self.with_session(scope, receive, send)
-        return await self._inner(scope, AnonymousUser(), None, receive, send)
-
-    async def _session_user(self, scope, receive, send):
-        user = await get_user(scope)
-        return await self._inner(scope, user, "session", receive, send)
-
-    async def _inner(self, scope, user, method, receive, send):
-        method = method if user.is_authenticated else None
-        return await self.inner(dict(scope, user=user, auth_method=method), receive, send)
+        scope = dict(scope, credentials=credentials_from_scope(scope))
+        return await self.inner(scope, receive, send)

@@ -5,9 +5,10 @@ from typing import Any
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from history.models import Message
+from rooms import protocol
 from rooms.avatars import avatar_default, avatar_url
-from rooms.events import Frame, iso_datetime
 from rooms.models import Membership
+from rooms.protocol import Frame, iso_datetime
 
 
 def with_sender_names(messages: QuerySet[Message]) -> QuerySet[Message]:
@@ -53,12 +54,11 @@ def message_payload(
 def message_frame(
     message: Message, *, display_name: str | None = None, avatar: str | None = None
 ) -> Frame:
-    return {
-        "type": "message",
-        "message": message_payload(message, display_name=display_name, avatar=avatar),
-    }
+    return protocol.message_frame(
+        message_payload(message, display_name=display_name, avatar=avatar)
+    )
 
 
 def message_restored_frame(message: Message) -> Frame:
     """A hidden message shown again (moderation undone): clients replace it in place."""
-    return {"type": "message_restored", "message": message_payload(message)}
+    return protocol.message_restored_frame(message_payload(message))

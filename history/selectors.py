@@ -1,14 +1,20 @@
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.db.models import Max, Min
 from django.utils import timezone
 
-from history.events import with_sender_names
+from accounts.channels_auth import Credentials, user_for_credentials, user_lookup, user_verify
+from accounts.models import User
+from history.events import message_frame, with_sender_names
 from history.models import Message
-from huiliao_site.errors import NotFound, Throttled
-from rooms.models import Room
+from huiliao_site.errors import NotAuthenticated, NotFound, Throttled
+from rooms import selectors as room_selectors
+from rooms.models import Membership, Room
+from rooms.protocol import Frame
+from rooms.selectors import CURRENT, CURRENT_MEMBER_COUNT
 
 PAGE_DEFAULT = 50
 PAGE_MAX = 100
@@ -96,11 +102,79 @@ def throttle_check_post(*, room: Room, user, now: dt.datetime | None = None) -> 
         )
 
 
-def room_live_state(*, room_id: int) -> dict[str, Any] | None:
-    """What the room hub re-reads every few seconds: last seq, open or not, expiry."""
-    row = Room.objects.filter(pk=room_id).values("last_seq", "closed_at", "expires_at").first()
+def room_live_state(*, code: str) -> dict[str, Any] | None:
+    """What a room hub reads when it subscribes and re-reads every few seconds: the room's
+    id, last seq, whether it is open, its expiry and its current member count."""
+    row = (
+        Room.objects.filter(code=code)
+        .annotate(members=CURRENT_MEMBER_COUNT)
+        .values("pk", "last_seq", "closed_at", "expires_at", "members")
+        .first()
+    )
     if row is None:
         return None
+    row["room_id"] = row.pop("pk")
     expires_at = row["expires_at"]
     row["open"] = row["closed_at"] is None and (expires_at is None or expires_at > timezone.now())
     return row
+
+
+def current_member_ids(*, room_id: int, user_ids: set[str]) -> set[str]:
+    """Which of `user_ids` are still current members of the room (the hub's re-check)."""
+    rows = Membership.objects.filter(CURRENT, room_id=room_id, user_id__in=user_ids)
+    return {str(user_id) for user_id in rows.values_list("user_id", flat=True)}
+
+
+@dataclass
+class SocketOpen:
+    """What a socket's handshake read: who, where, and what to replay."""
+
+    user: User
+    room: Room
+    last_seq: int
+    replay: list[Frame]
+    replay_from: int | None  # set when the replay was truncated to its newest messages
+
+
+def socket_open(*, code: str, credentials: Credentials, after: int | None) -> SocketOpen:
+    """Credentials, membership and room state in one query (a session adds its own row),
+    and the replay above `after` if asked: a hall joining at once costs one database trip
+    per socket. Raises NotAuthenticated, NotFound, PermissionDenied or Gone."""
+    lookup = user_lookup(credentials, prefix="user__")
+    if lookup is None:
+        raise NotAuthenticated("Log in first.", code="not_authenticated")
+    membership = (
+        Membership.objects.select_related("room", "user")
+        .filter(lookup.condition, room__code=code)
+        .first()
+    )
+    if membership is None or not user_verify(lookup, membership.user):
+        _raise_why_not(code=code, credentials=credentials)
+    room = membership.room
+    room_selectors.membership_check_current(membership=membership)
+    room_selectors.room_check_open(room=room)
+    replay, replay_from = [], None
+    if after is not None:
+        replay, replay_from = messages_replay(room=room, after=after)
+    return SocketOpen(membership.user, room, room.last_seq, replay, replay_from)
+
+
+def _raise_why_not(*, code: str, credentials: Credentials) -> None:
+    """The one query found nothing: tell the client why, with the ordinary checks."""
+    user = user_for_credentials(credentials)
+    if not user.is_authenticated:
+        raise NotAuthenticated("Log in first.", code="not_authenticated")
+    room_selectors.room_get_for_member(code=code, user=user)
+    raise NotFound("No such room.", code="room_not_found")  # a race: it was just purged
+
+
+def messages_replay(*, room: Room, after: int) -> tuple[list[Frame], int | None]:
+    """Every message above `after`, or the newest HUILIAO_RESUME_LIMIT of them and the seq
+    they start at (the client pages the rest over REST)."""
+    limit = settings.HUILIAO_RESUME_LIMIT
+    messages = messages_after(room=room, after=after, limit=limit + 1)
+    replay_from = None
+    if len(messages) > limit:
+        messages, _more = messages_page(room=room, limit=limit)
+        replay_from = messages[0].seq
+    return [message_frame(message) for message in messages], replay_from

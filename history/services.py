@@ -9,7 +9,7 @@ from history import selectors
 from history.events import message_frame, message_restored_frame
 from history.models import Message
 from huiliao_site.errors import InvalidInput
-from rooms import events
+from rooms import events, protocol
 from rooms import selectors as room_selectors
 from rooms import services as room_services
 from rooms.models import Membership, Room
@@ -171,7 +171,7 @@ def message_set_hidden(*, message: Message, hidden: bool) -> Message:
     message.hidden = hidden
     message.save(update_fields=["hidden"])
     if hidden:
-        events.publish(message.room, events.message_hidden_frame(message.seq))
+        events.publish(message.room, protocol.message_hidden_frame(message.seq))
     else:
         events.publish(message.room, message_restored_frame(message))
     return message

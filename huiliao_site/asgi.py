@@ -1,3 +1,4 @@
+import logging
 import os
 
 from django.core.asgi import get_asgi_application
@@ -9,7 +10,10 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from accounts.channels_auth import WebsocketAuthMiddleware  # noqa: E402
+from history.live.fastpath import fast_path_status  # noqa: E402
 from history.routing import websocket_urlpatterns  # noqa: E402
+
+logging.getLogger("history.live").info(fast_path_status())
 
 application = ProtocolTypeRouter(
     {

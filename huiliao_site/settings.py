@@ -314,14 +314,20 @@ HUILIAO_MAX_ROOM_DAYS = env_int("HUILIAO_MAX_ROOM_DAYS", 30)
 # Posting throttle per member per room: at most POST_RATE_COUNT messages in POST_RATE_SECONDS.
 HUILIAO_POST_RATE_COUNT = env_int("HUILIAO_POST_RATE_COUNT", 10)
 HUILIAO_POST_RATE_SECONDS = env_int("HUILIAO_POST_RATE_SECONDS", 10)
-# Live sockets: silence before the server closes a socket, and how far behind a socket
-# may fall (frames queued) before it is cut off with 4408 to resume by seq.
+# Live sockets: silence (or data left unread) before the server closes a socket; how much
+# unread data one socket may hold, the kernel's buffer included, before it is cut off to
+# resume by seq; and how many sockets one user may hold in a process.
 HUILIAO_WS_IDLE_TIMEOUT = env_int("HUILIAO_WS_IDLE_TIMEOUT", 75)
-HUILIAO_WS_QUEUE_LIMIT = env_int("HUILIAO_WS_QUEUE_LIMIT", 1000)
+HUILIAO_WS_BACKLOG_KB = env_int("HUILIAO_WS_BACKLOG_KB", 512)
+HUILIAO_WS_MAX_PER_USER = env_int("HUILIAO_WS_MAX_PER_USER", 5)
 HUILIAO_RESUME_LIMIT = env_int("HUILIAO_RESUME_LIMIT", 500)
 # How often each process's room hub re-reads a room with local sockets (fills messages the
 # channel layer dropped, closes rooms that were closed or expired; expiry is also timed).
 HUILIAO_HUB_CHECK_SECONDS = env_int("HUILIAO_HUB_CHECK_SECONDS", 5)
+# Who may read /metrics (CIDRs, comma-separated).
+HUILIAO_METRICS_ALLOW = env_list("HUILIAO_METRICS_ALLOW", "127.0.0.1/32,::1/128")
+# How often a hub joins its rooms' layer groups again (a restarted Redis forgets them).
+HUILIAO_HUB_REJOIN_SECONDS = env_int("HUILIAO_HUB_REJOIN_SECONDS", 60)
 
 # --- Logging ----------------------------------------------------------------------------
 LOGGING = {

@@ -5,6 +5,8 @@ from django.utils.translation import gettext_lazy as _
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from huiliao_site.metrics import metrics_view
+
 admin.site.site_header = _("Huiliao organiser console")
 admin.site.site_title = _("Huiliao")
 admin.site.index_title = _("Rooms and attendees")
@@ -24,6 +26,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),
+    path("metrics", metrics_view, name="metrics"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("rooms.urls_poster")),
     path("", include("rooms.urls_pages")),

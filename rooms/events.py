@@ -1,12 +1,10 @@
-"""Live events: their exact shapes, and the one way to publish them.
+"""The one way to publish a live event.
 
-Every frame a client can receive is built here (or, for messages, in history.events) and
-published through `publish`, which waits for the surrounding transaction to commit: no
-client ever hears of a message, member or announcement that was rolled back.
-
-Published events travel through the channel layer to the room's group. Each process's
-room hub (history.hub) is the only subscriber: it encodes the frame once and writes it to
-the local sockets. Events whose type starts with "_" are for the hubs, never sent on.
+Frames are defined in `rooms.protocol`. `publish` waits for the surrounding transaction to
+commit: no client ever hears of a message, member or announcement that was rolled back.
+Published messages travel through the channel layer to the room's group. Each process's
+room hub (history.live) is the only subscriber: it encodes a frame once and writes it to
+the local sockets, and acts on control messages itself.
 """
 
 import logging
@@ -16,61 +14,43 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from rooms import protocol
 from rooms.models import Room
 
 logger = logging.getLogger(__name__)
-
-Frame = dict[str, Any]
 
 
 def group_name(code: str) -> str:
     return f"room.{code}"
 
 
-def publish(room: Room, frame: Frame) -> None:
+def publish(room: Room, frame: protocol.Frame) -> None:
     """Send `frame` to every live socket in `room`, once the current transaction commits."""
-    code = room.code
-    transaction.on_commit(lambda: send_now(code, frame))
+    _publish_on_commit(room.code, protocol.layer_event(frame))
 
 
-def send_now(code: str, frame: Frame) -> None:
+def publish_close_member(room: Room, user_id) -> None:
+    """Close `user_id`'s sockets in `room` in every process (they left or were banned)."""
+    _publish_on_commit(room.code, protocol.layer_close_member(user_id))
+
+
+def _publish_on_commit(code: str, message: dict[str, Any]) -> None:
+    transaction.on_commit(lambda: send_now(code, message))
+
+
+def send_now(code: str, message: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(group_name(code), {"type": "room.event", "frame": frame})
+        async_to_sync(layer.group_send)(group_name(code), message)
     except Exception:
         # Push is an optimisation, the database is the truth: a client that missed this
         # event resumes by seq. Never fail the (already committed) write because of it.
-        logger.exception("could not publish %s to room %s", frame.get("type"), code)
+        logger.exception("could not publish %s to room %s", message.get("type"), code)
 
 
-def iso_datetime(value) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
-
-
-def announcement_frame(room: Room) -> Frame:
-    return {
-        "type": "announcement",
-        "announcement": {
-            "text": room.announcement,
-            "updated_at": iso_datetime(room.announcement_updated_at),
-        },
-    }
-
-
-def members_frame(count: int) -> Frame:
-    return {"type": "members", "count": count}
-
-
-def message_hidden_frame(seq: int) -> Frame:
-    return {"type": "message_hidden", "seq": seq}
-
-
-def room_closed_frame() -> Frame:
-    return {"type": "room_closed"}
-
-
-def member_removed_event(user_id) -> Frame:
-    """For the hubs only: close this user's sockets in the room (they left or were banned)."""
-    return {"type": "_member_removed", "user_id": str(user_id)}
+def announcement_frame(room: Room) -> protocol.Frame:
+    return protocol.announcement_frame(
+        text=room.announcement, updated_at=room.announcement_updated_at
+    )

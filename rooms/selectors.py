@@ -50,11 +50,16 @@ def room_get_for_member(*, code: str, user: User) -> tuple[Room, Membership]:
 def membership_get_current(*, room: Room, user: User) -> Membership:
     """The caller's current membership of `room`; 403 when banned or not a member."""
     membership = membership_get(room=room, user=user)
+    membership_check_current(membership=membership)
+    return membership
+
+
+def membership_check_current(*, membership: Membership | None) -> None:
+    """403 unless `membership` is a current one (entered, not left, not banned)."""
     if membership is not None and membership.banned:
         raise PermissionDenied("You have been removed from this room.", code="banned")
     if membership is None or membership.left_at is not None:
         raise PermissionDenied("Enter the room first.", code="not_member")
-    return membership
 
 
 def room_get_for_reader(*, code: str, user: User) -> tuple[Room, Membership | None]:

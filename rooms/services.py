@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from huiliao_site.errors import Gone, InvalidInput, PermissionDenied
-from rooms import events, geo, selectors
+from rooms import events, geo, protocol, selectors
 from rooms.avatars import avatar_clean, avatar_default
 from rooms.models import (
     GEOFENCE_MAX_RADIUS_M,
@@ -174,7 +174,7 @@ def room_close(*, room: Room) -> bool:
         room.refresh_from_db(fields=["closed_at"])
         return False
     room.closed_at = now
-    events.publish(room, events.room_closed_frame())
+    events.publish(room, protocol.room_closed_frame())
     return True
 
 
@@ -296,7 +296,7 @@ def membership_enter(
             membership.joined_at = now
         membership.save(update_fields=["display_name", "avatar", "left_at", "joined_at"])
     if joined:
-        events.publish(room, events.members_frame(selectors.member_count(room=room)))
+        events.publish(room, protocol.members_frame(selectors.member_count(room=room)))
     return EnterResult(membership, joined, renamed_from)
 
 
@@ -313,8 +313,8 @@ def membership_leave(*, room: Room, user: User) -> Membership | None:
         return None
     membership.left_at = timezone.now()
     membership.save(update_fields=["left_at"])
-    events.publish(room, events.member_removed_event(user.pk))
-    events.publish(room, events.members_frame(selectors.member_count(room=room)))
+    events.publish_close_member(room, user.pk)
+    events.publish(room, protocol.members_frame(selectors.member_count(room=room)))
     return membership
 
 
@@ -329,8 +329,8 @@ def membership_set_banned(*, membership: Membership, banned: bool) -> Membership
     membership.save(update_fields=["banned"])
     room = membership.room
     if banned:
-        events.publish(room, events.member_removed_event(membership.user_id))
-    events.publish(room, events.members_frame(selectors.member_count(room=room)))
+        events.publish_close_member(room, membership.user_id)
+    events.publish(room, protocol.members_frame(selectors.member_count(room=room)))
     return membership
 
 

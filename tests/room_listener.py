@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterator
 
 from channels.layers import get_channel_layer
 
+from rooms.protocol import LAYER_CONTROL, LAYER_EVENT
+
 
 class RoomListener:
     """A real channel subscribed to a room's channel-layer group, as a process's room hub
@@ -58,8 +60,12 @@ class RoomListener:
             while len(self.received) < count and time.monotonic() < deadline:
                 time.sleep(0.02)
         time.sleep(settle)
-        frames = [message["frame"] for message in self.received]
-        assert all(m["type"] == "room.event" for m in self.received)
+        # Frames as clients get them; control messages for the hubs as the layer carries them.
+        frames = [
+            message["frame"] if message["type"] == LAYER_EVENT else message
+            for message in self.received
+        ]
+        assert all(m["type"] in {LAYER_EVENT, LAYER_CONTROL} for m in self.received)
         self.received.clear()
         return frames
 

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import connections
 from django.test import Client
 
-from accounts.channels_auth import WebsocketAuthMiddleware
+from accounts.channels_auth import WebsocketAuthMiddleware, user_for_credentials
 from accounts.models import User
 from accounts.services import token_for
 from tests.factories import UserFactory
@@ -32,11 +32,12 @@ async def _close_worker_connections():
 async def echo_app(scope, receive, send):
     assert (await receive())["type"] == "websocket.connect"
     await send({"type": "websocket.accept"})
-    user = scope["user"]
+    credentials = scope["credentials"]
+    user = await sync_to_async(user_for_credentials)(credentials)
     frame = {
         "user": str(user.pk) if user.pk else None,
         "authenticated": user.is_authenticated,
-        "auth_method": scope["auth_method"],
+        "auth_method": credentials.method if user.is_authenticated else None,
     }
     await send({"type": "websocket.send", "text": json.dumps(frame)})
     while (await receive())["type"] != "websocket.disconnect":

@@ -8,8 +8,8 @@ from django.utils import timezone
 from history.models import Message
 from history.services import message_set_hidden
 from rooms import geo
-from rooms.events import iso_datetime as iso
 from rooms.models import Membership, Room
+from rooms.protocol import iso_datetime as iso
 from rooms.services import Geofence, membership_mute, membership_set_banned, room_close
 from tests.conftest import api_client_for
 from tests.factories import RoomFactory, StaffFactory, UserFactory, join, post, preset

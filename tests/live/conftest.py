@@ -18,7 +18,7 @@ from channels.testing import WebsocketCommunicator
 from django.db import connections
 
 from accounts.services import token_for
-from history.hub import get_hub
+from history.live.registry import get_hub
 from huiliao_site.asgi import application
 
 TIMEOUT = 5

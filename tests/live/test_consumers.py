@@ -11,12 +11,12 @@ from django.test import Client
 from django.utils import timezone
 
 from history import services as history_services
-from history.hub import get_hub
+from history.live.registry import get_hub
 from history.models import Message
 from huiliao_site.asgi import application
 from rooms import services as room_services
-from rooms.events import iso_datetime
 from rooms.models import Membership, Room
+from rooms.protocol import iso_datetime
 from tests.factories import RoomFactory, UserFactory, join, post, preset
 from tests.live.conftest import (
     open_member_socket,
@@ -574,7 +574,7 @@ class StalledServer:
 
 async def test_slow_socket_is_cut_off_4408_without_stalling_others(room, user, settings):
     settings.HUILIAO_POST_RATE_COUNT = 1000
-    settings.HUILIAO_WS_QUEUE_LIMIT = 3
+    settings.HUILIAO_WS_BACKLOG_KB = 1  # about three message frames
     stalled = StalledServer(application)
     slow, _ = await open_member_socket(room.code, user, app=stalled)
     fast, _ = await open_member_socket(room.code, user)

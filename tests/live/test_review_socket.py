@@ -7,9 +7,9 @@ import pytest
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
-from history import consumers
+from history import selectors as history_selectors
 from history import services as history_services
-from history.hub import get_hub
+from history.live.registry import get_hub
 from history.models import Message
 from rooms import services as room_services
 from rooms.models import Membership, Room
@@ -94,16 +94,16 @@ async def test_send_after_room_closed_without_push_gets_room_closed(room, user, 
 
 
 def _open_room_then(monkeypatch, action):
-    """Run `action` right after the consumer's first access check, before its hub listens:
-    the moment a concurrent ban, leave or close can slip through."""
-    real = consumers._open_room
+    """Run `action` right after the handshake's one read, before the socket has a user the
+    hub can match: the moment a concurrent ban, leave or close can slip through."""
+    real = history_selectors.socket_open
 
-    def open_room(**kwargs):
-        room = real(**kwargs)
-        action(room)
-        return room
+    def socket_open(**kwargs):
+        opened = real(**kwargs)
+        action(opened.room)
+        return opened
 
-    monkeypatch.setattr(consumers, "_open_room", open_room)
+    monkeypatch.setattr(history_selectors, "socket_open", socket_open)
 
 
 async def test_ban_landing_during_connect_closes_the_socket_4403(room, user, monkeypatch):
@@ -115,14 +115,20 @@ async def test_ban_landing_during_connect_closes_the_socket_4403(room, user, mon
 
     _open_room_then(monkeypatch, ban)
     communicator = await open_socket(room.code, ann)
-    assert await receive_until_close(communicator) == ([], 4403)
+    frames, code = await receive_until_close(communicator)
+    # Whether the ban's event beats the hello or follows it, the socket ends closed.
+    assert code == 4403
+    assert [frame["type"] for frame in frames] in ([], ["hello"], ["hello", "members"])
 
 
 async def test_leave_landing_during_connect_closes_the_socket_4403(room, user, monkeypatch):
     ann = await db(make_member)(room, "Ann")
     _open_room_then(monkeypatch, lambda room: history_services.member_leave(room=room, user=ann))
     communicator = await open_socket(room.code, ann)
-    assert await receive_until_close(communicator) == ([], 4403)
+    frames, code = await receive_until_close(communicator)
+    assert code == 4403
+    # At most the hello and the notice of Ann's own leaving, never anything after it.
+    assert [frame.get("message", {}).get("body") for frame in frames][1:] in ([], ["Ann left"])
 
 
 async def test_close_landing_during_connect_sends_room_closed_4410(room, user, monkeypatch):
@@ -130,7 +136,9 @@ async def test_close_landing_during_connect_sends_room_closed_4410(room, user, m
         monkeypatch, lambda room: room_services.room_close(room=Room.objects.get(pk=room.pk))
     )
     communicator = await open_socket(room.code, user)
-    assert await receive_until_close(communicator) == ([{"type": "room_closed"}], 4410)
+    frames, code = await receive_until_close(communicator)
+    assert (frames[-1], code) == ({"type": "room_closed"}, 4410)
+    assert [frame["type"] for frame in frames[:-1]] in ([], ["hello"])
 
 
 async def test_deeply_nested_json_gets_error_and_socket_stays_open(room, user):

@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 
 from rooms import geo
-from rooms.events import iso_datetime as iso
 from rooms.models import CODE_ALPHABET, Membership, Room
+from rooms.protocol import iso_datetime as iso
 from tests.conftest import api_client_for
 from tests.factories import (
     RoomFactory,

@@ -1,0 +1,253 @@
+"""A process's subscription to one room: its layer channel, its local sockets, its state.
+
+Delivery rules, which make the layer's losses and reorderings harmless:
+- Seqs are allocated under the room row lock, so when seq N is published every seq < N
+  is committed. A message above the next expected seq makes the feed read the missing ones
+  from the database first; a message at or below the last one delivered is dropped. Each
+  socket also remembers the last seq it was sent, so its own replay and the live stream
+  never overlap.
+- Every HUILIAO_HUB_CHECK_SECONDS (and exactly at `expires_at`) the feed re-reads the
+  room: messages the layer dropped at the tail are filled in, a room that closed or
+  expired gets `room_closed` and 4410, the member count is refreshed, and local sockets
+  whose membership ended (a "close member" message that was lost) are closed with 4403.
+- After a layer failure, and every HUILIAO_HUB_REJOIN_SECONDS, the feed joins the room's
+  group again: a restarted Redis has forgotten every group.
+"""
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+
+from history import selectors
+from history.events import message_frame
+from history.live.db import in_db_thread
+from history.live.socket import LocalSocket
+from huiliao_site import metrics
+from rooms import protocol
+from rooms.events import group_name
+
+if TYPE_CHECKING:
+    from history.live.registry import Hub
+
+logger = logging.getLogger(__name__)
+
+# How long a "close member" is remembered for sockets still in their handshake.
+REMOVED_MEMORY_SECONDS = 60
+
+
+class RoomFeed:
+    def __init__(self, hub: "Hub", code: str) -> None:
+        self.hub = hub
+        self.code = code
+        self.room_id: int | None = None  # None: no such room (the handshake says 4404)
+        self.sockets: set[LocalSocket] = set()
+        self.delivered = 0  # the last message seq handed to the local sockets
+        self.members = 0  # current members, kept from `members` frames and the checks
+        self.removed: dict[str, float] = {}  # user id → when their membership ended
+        self.closed = False
+        self.lock = asyncio.Lock()
+        self.ready = asyncio.get_running_loop().create_future()
+        self.channel: str | None = None
+        self.tasks: list[asyncio.Task] = []
+        self.stopped = False
+        self.joined_at = 0.0  # when the feed last joined the layer group (hub clock)
+
+    def start(self) -> None:
+        self.tasks.append(asyncio.ensure_future(self._run()))
+
+    async def _run(self) -> None:
+        try:
+            await self._subscribe()
+        except Exception as exc:
+            logger.exception("could not subscribe to room %s", self.code)
+            self.ready.set_exception(exc)
+            self.closed = True
+            self.hub.forget(self)
+            return
+        self.ready.set_result(None)
+        if self.room_id is None:
+            return  # the handshake refuses its socket (4404) and the feed goes with it
+        self.tasks.append(asyncio.ensure_future(self._watch()))
+        await self._receive()
+
+    async def _subscribe(self) -> None:
+        layer = self.hub.layer
+        if layer is not None:
+            self.channel = await layer.new_channel(prefix="hub")
+            await self._join_group()
+        # Read after subscribing: anything committed later arrives through the layer.
+        state = await in_db_thread(selectors.room_live_state)(code=self.code)
+        if state is not None:
+            self.room_id = state["room_id"]
+            self.delivered = state["last_seq"]
+            self.members = state["members"]
+
+    async def _join_group(self) -> None:
+        await self.hub.layer.group_add(group_name(self.code), self.channel)
+        self.joined_at = self.hub.clock()
+
+    async def _receive(self) -> None:
+        layer = self.hub.layer
+        if layer is None:
+            return
+        failures = 0
+        while True:
+            try:
+                if failures:
+                    # Redis may have restarted empty: without this, group_send reaches nobody.
+                    await self._join_group()
+                event = await layer.receive(self.channel)
+                if failures:
+                    logger.info("room %s: layer back after %d failure(s)", self.code, failures)
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Wait, then check the room so nothing missed stays missed.
+                failures += 1
+                if failures == 1:
+                    logger.warning("room %s: layer receive failed", self.code, exc_info=True)
+                await asyncio.sleep(min(5, 0.5 * failures))
+                await self._guarded(self.check)
+                continue
+            await self._guarded(self.handle_layer_message, event)
+
+    async def _watch(self) -> None:
+        """Re-read the room every few seconds, and exactly when it expires."""
+        while True:
+            delay = settings.HUILIAO_HUB_CHECK_SECONDS
+            expires_at = await self._guarded(self.check)
+            if expires_at is not None:
+                delay = max(0.0, min(delay, expires_at - time.time()))
+            await asyncio.sleep(delay)
+
+    async def _guarded(self, method, *args):
+        async with self.lock:
+            if self.closed:
+                return None
+            try:
+                return await method(*args)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("room %s: hub error", self.code)
+                return None
+
+    async def handle_layer_message(self, event: Any) -> None:
+        if not isinstance(event, dict):
+            return
+        if event.get("type") == protocol.LAYER_EVENT:
+            await self.handle(event["frame"])
+        elif event.get("type") == protocol.LAYER_CONTROL:
+            if event.get("action") == protocol.CONTROL_CLOSE_MEMBER:
+                self.close_member(event["user_id"])
+
+    async def handle(self, frame: protocol.Frame) -> None:
+        kind = frame.get("type")
+        if kind == "message":
+            seq = frame["message"]["seq"]
+            if seq <= self.delivered:
+                return  # already delivered (layer duplicate, or read from the database)
+            if seq > self.delivered + 1:
+                await self._fill(seq - 1)
+            self._deliver_message(seq, frame)
+            return
+        if kind == "room_closed":
+            self._close_room()
+            return
+        if kind == "members":
+            self.members = frame["count"]
+        self._deliver(None, protocol.encode(frame))
+
+    def close_member(self, user_id: str) -> None:
+        self.removed[user_id] = self.hub.clock()
+        for socket in [s for s in self.sockets if s.user_id == user_id]:
+            socket.close(protocol.CLOSE_FORBIDDEN)
+
+    def was_removed(self, user_id: str, *, since: float) -> bool:
+        """A "close member" for `user_id` arrived after `since` (while its socket was still
+        in the handshake, so nothing could close it then)."""
+        removed_at = self.removed.get(user_id)
+        return removed_at is not None and removed_at >= since
+
+    async def check(self) -> float | None:
+        """Fill a missed tail, close the room if it closed or expired, refresh the member
+        count and drop sockets of former members. Returns the expiry as a Unix time, so the
+        watcher can wake exactly then."""
+        state = await in_db_thread(selectors.room_live_state)(code=self.code)
+        if state is None or not state["open"]:
+            self._close_room()
+            return None
+        if state["last_seq"] > self.delivered:
+            await self._fill(state["last_seq"])
+        self.members = state["members"]
+        await self._check_memberships()
+        now = self.hub.clock()
+        self.removed = {
+            user: at for user, at in self.removed.items() if now - at < REMOVED_MEMORY_SECONDS
+        }
+        rejoin_due = now - self.joined_at > settings.HUILIAO_HUB_REJOIN_SECONDS
+        if self.hub.layer is not None and rejoin_due:
+            await self._join_group()  # the group's membership expires in the layer too
+        expires_at = state["expires_at"]
+        return expires_at.timestamp() if expires_at is not None else None
+
+    async def _check_memberships(self) -> None:
+        user_ids = {s.user_id for s in self.sockets if s.user_id is not None}
+        if not user_ids:
+            return
+        current = await in_db_thread(selectors.current_member_ids)(
+            room_id=self.room_id, user_ids=user_ids
+        )
+        for socket in [s for s in self.sockets if s.user_id in user_ids - current]:
+            socket.close(protocol.CLOSE_FORBIDDEN)
+
+    async def _fill(self, last: int) -> None:
+        messages = await in_db_thread(selectors.messages_range)(
+            room_id=self.room_id, first=self.delivered + 1, last=last
+        )
+        if messages:
+            # The layer dropped or reordered these; rare, and worth knowing about.
+            logger.info("room %s: %d message(s) filled from the database", self.code, len(messages))
+        for message in messages:
+            if message.seq > self.delivered:
+                self._deliver_message(message.seq, message_frame(message))
+
+    def _deliver_message(self, seq: int, frame: protocol.Frame) -> None:
+        self.delivered = seq
+        self._deliver(seq, protocol.encode(frame))
+
+    def _deliver(self, seq: int | None, message: dict[str, Any]) -> None:
+        sockets = list(self.sockets)
+        for socket in sockets:
+            socket.deliver(seq, message)
+        metrics.FRAMES_SENT.inc(len(sockets))
+
+    def _close_room(self) -> None:
+        self.closed = True
+        message = protocol.encode(protocol.room_closed_frame())
+        for socket in list(self.sockets):
+            # Also for a socket still replaying: the room is gone, its replay is moot.
+            socket.push(message)
+            socket.close(protocol.CLOSE_ROOM_CLOSED)
+        self.hub.forget(self)
+
+    async def stop(self) -> None:
+        if self.stopped:
+            return
+        self.stopped = True
+        self.closed = True
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if not self.ready.done():
+            self.ready.set_exception(ConnectionError(f"room {self.code}: feed stopped"))
+        layer = self.hub.layer
+        if layer is not None and self.channel is not None:
+            try:
+                await layer.group_discard(group_name(self.code), self.channel)
+            except Exception:
+                logger.warning("room %s: could not leave the layer group", self.code, exc_info=True)

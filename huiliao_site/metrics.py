@@ -1,0 +1,39 @@
+"""Prometheus metrics: defined once here, counted where things happen, served at /metrics.
+
+Each process serves its own figures (prometheus_client's default registry); with several
+Daphne processes, scrape each on its own port. Only HUILIAO_METRICS_ALLOW may read them.
+"""
+
+import ipaddress
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
+
+SOCKETS_OPEN = Gauge(
+    "huiliao_sockets_open",
+    "Open room sockets in this process, by how they authenticated and how frames reach them.",
+    ["kind", "path"],
+)
+SOCKETS_CLOSED = Counter(
+    "huiliao_sockets_closed",
+    "Room sockets the server closed or refused, by close code.",
+    ["code"],
+)
+ROOMS_LIVE = Gauge("huiliao_rooms_live", "Rooms with sockets in this process.")
+FRAMES_SENT = Counter("huiliao_frames_sent", "Live frames handed to sockets.")
+
+
+def _allowed(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    networks = settings.HUILIAO_METRICS_ALLOW
+    return any(ip in ipaddress.ip_network(net, strict=False) for net in networks)
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    if not _allowed(request.META.get("REMOTE_ADDR", "")):
+        return HttpResponse(status=404)
+    return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,107 @@
+"""The live protocol's shapes: every frame a socket can receive, every close code, and the
+two kinds of message the channel layer carries between processes. Defined here once;
+`rooms.events` publishes them, `history.live` delivers them, docs/live.md describes them,
+and tests/rooms/test_protocol.py asserts each one exactly.
+
+A message's own payload (`{seq, client_id, sender, …}`) is built from the model in
+`history.events`; this module only wraps it.
+"""
+
+import json
+from typing import Any
+
+Frame = dict[str, Any]
+
+# --- close codes ----------------------------------------------------------------------------
+# Every refusal accepts the handshake and then closes with one of these, so every client can
+# read why (a refused handshake is an opaque failure in browsers and the mini-program).
+CLOSE_NO_CREDENTIALS = 4401  # log in again
+CLOSE_FORBIDDEN = 4403  # not a member, left, or banned
+CLOSE_UNKNOWN_ROOM = 4404  # give up
+CLOSE_TOO_SLOW = 4408  # fell too far behind, stopped reading, or silent: resume by seq
+CLOSE_ROOM_CLOSED = 4410  # after a room_closed frame: show the room read-only
+CLOSE_TOO_MANY_SOCKETS = 4429  # this user already holds HUILIAO_WS_MAX_PER_USER sockets
+
+CLOSE_CODES = {
+    CLOSE_NO_CREDENTIALS: "no_credentials",
+    CLOSE_FORBIDDEN: "forbidden",
+    CLOSE_UNKNOWN_ROOM: "unknown_room",
+    CLOSE_TOO_SLOW: "too_slow",
+    CLOSE_ROOM_CLOSED: "room_closed",
+    CLOSE_TOO_MANY_SOCKETS: "too_many_sockets",
+}
+
+
+# --- server → client frames -----------------------------------------------------------------
+def iso_datetime(value) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def hello_frame(*, room: str, last_seq: int, members: int) -> Frame:
+    """Always the first frame on a socket."""
+    return {"type": "hello", "room": room, "last_seq": last_seq, "members": members}
+
+
+def message_frame(payload: dict[str, Any]) -> Frame:
+    return {"type": "message", "message": payload}
+
+
+def message_restored_frame(payload: dict[str, Any]) -> Frame:
+    """A hidden message shown again (moderation undone): clients replace it in place."""
+    return {"type": "message_restored", "message": payload}
+
+
+def message_hidden_frame(seq: int) -> Frame:
+    return {"type": "message_hidden", "seq": seq}
+
+
+def resume_truncated_frame(first_seq: int) -> Frame:
+    """The replay that follows starts at `first_seq`: page older messages over REST."""
+    return {"type": "resume_truncated", "first_seq": first_seq}
+
+
+def announcement_frame(*, text: str, updated_at) -> Frame:
+    return {
+        "type": "announcement",
+        "announcement": {"text": text, "updated_at": iso_datetime(updated_at)},
+    }
+
+
+def members_frame(count: int) -> Frame:
+    return {"type": "members", "count": count}
+
+
+def room_closed_frame() -> Frame:
+    return {"type": "room_closed"}
+
+
+def error_frame(code: str, detail: str) -> Frame:
+    """A refused client frame; the socket stays open. Codes are the REST API's."""
+    return {"type": "error", "code": code, "detail": detail}
+
+
+def pong_frame() -> Frame:
+    return {"type": "pong"}
+
+
+def encode(frame: Frame) -> dict[str, Any]:
+    """The ASGI message for a frame: encoded once, shared by every socket it goes to."""
+    return {
+        "type": "websocket.send",
+        "text": json.dumps(frame, ensure_ascii=False, separators=(",", ":")),
+    }
+
+
+# --- channel-layer messages (between processes; never sent to a client) ---------------------
+LAYER_EVENT = "room.event"  # carries a frame for every local socket of the room
+LAYER_CONTROL = "room.control"  # tells the hubs to act on their local sockets
+
+CONTROL_CLOSE_MEMBER = "close_member"  # the member left or was banned: close their sockets
+
+
+def layer_event(frame: Frame) -> dict[str, Any]:
+    return {"type": LAYER_EVENT, "frame": frame}
+
+
+def layer_close_member(user_id) -> dict[str, Any]:
+    return {"type": LAYER_CONTROL, "action": CONTROL_CLOSE_MEMBER, "user_id": str(user_id)}
