@@ -1,23 +1,32 @@
-"""Live fan-out benchmark: real Daphne processes, PostgreSQL, Redis, and our own clients.
+"""Live fan-out benchmark: real Daphne processes, a real database, our own clients.
 
-    python bench/fanout.py            # all three scenarios
-    python bench/fanout.py --only a   # or b, c; --members, --rate, --seconds, --idle
+    python bench/fanout.py                       # every scenario, on PostgreSQL
+    python bench/fanout.py --database sqlite     # the embedded defaults (no (b))
+    python bench/fanout.py --only a              # or b, c, d, w; --members, --rate, --seconds
 
-(a) one Daphne process (the embedded in-memory layer), N members in one room, a few of
-    them sending over their sockets at R messages/s for S seconds: every message is stored
-    by the server, every member should receive every one. Prints p50/p99/max latency from
-    the sender's write to each member's receipt, and how many receipts were lost.
-(b) the same load on two Daphne processes sharing Redis and PostgreSQL, members split
-    between them, senders on both.
-(c) resident memory per idle connection: RSS of one Daphne process before and after
-    opening M idle member sockets, divided by M.
+(a) one process, N members (1,000) in one room, a few of them sending over their sockets
+    at R messages/s (20) for S seconds (10), measured three times in one run with the same
+    client: a bare `websockets` relay (bench/relay.py, the floor), Huiliao with token
+    sockets (the mini-program) and Huiliao with session-cookie sockets (the browser pages,
+    `Origin` set as a browser sets it). Target: Huiliao's p99 <= 1.5 x the floor's.
+(d) 3,000 members x 20 msg/s (60,000 frames/s) on session sockets: p99 <= 250 ms.
+(b) (PostgreSQL only) the (a) load on two Daphne processes sharing Redis: p99 <= 1.3 x
+    one process's.
+(c) resident memory per idle socket: RSS of one Daphne before and after M (5,000) sockets.
+(w) the write path measured: direct socket writes against autobahn's public
+    `sendPreparedMessage` (HUILIAO_WS_WRITE=prepared), 1,000 token members.
+
+Every load prints p50/p99/max from a sender's write to each member's receipt, receipts
+lost, the time from opening all members' sockets at once to the last `hello` (and how
+many connection attempts were refused), and the CPU seconds the server used.
 
 The clients are a minimal asyncio websocket client in this one process (the `websockets`
-library costs several times more CPU per frame, and on a small machine the clients share
-the cores with the servers). Everything listens on 127.0.0.1 only; a scratch database and
-a Redis key prefix are created for the run and removed afterwards. Needs PostgreSQL
-(BENCH_DATABASE_URL or DATABASE_URL: any database on the server, used to create the
-scratch one) and Redis (REDIS_URL, default redis://127.0.0.1:6379/0).
+client costs several times more CPU per frame, and on a small machine the clients share
+the cores with the servers). Everything listens on 127.0.0.1 only; a scratch database (a
+PostgreSQL database, or a SQLite file) and a Redis key prefix are made for the run and
+removed afterwards. PostgreSQL from BENCH_DATABASE_URL or DATABASE_URL (any database on
+the server, used to create the scratch one); Redis from REDIS_URL (default
+redis://127.0.0.1:6379/0).
 """
 
 import argparse
@@ -30,6 +39,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -41,6 +51,9 @@ sys.path.insert(0, str(ROOT))
 RUN_ID = f"{os.getpid()}"
 SCRATCH_DB = f"huiliao_bench_{RUN_ID}"
 REDIS_PREFIX = f"huiliao_bench_{RUN_ID}"
+LOG_DIR = Path(tempfile.gettempdir())
+# One key for this process and the servers: sessions made here are signed with it.
+SECRET_KEY = "bench-only-" + uuid.uuid4().hex
 
 
 # --- a minimal websocket client -----------------------------------------------------------
@@ -49,12 +62,12 @@ REDIS_PREFIX = f"huiliao_bench_{RUN_ID}"
 class Client(asyncio.Protocol):
     """One member's socket: handshake, then unmasked server frames parsed by hand."""
 
-    def __init__(self, bench: "Load | None", path: str, host: str, key: str) -> None:
+    def __init__(self, bench: "Load | None", path: str, host: str, auth: str) -> None:
         self.bench = bench
         self.request = (
             f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n"
-            f"Sec-WebSocket-Version: 13\r\nAuthorization: Token {key}\r\n\r\n"
+            f"Sec-WebSocket-Version: 13\r\n{auth}\r\n"
         ).encode()
         self.buffer = bytearray()
         self.upgraded = False
@@ -151,29 +164,48 @@ class Client(asyncio.Protocol):
             self.transport.close()
 
 
-async def open_clients(
-    port: int, code: str, keys: list[str], bench, concurrency: int = 100
-) -> list[Client]:
-    loop = asyncio.get_running_loop()
-    limit = asyncio.Semaphore(concurrency)
-    host = f"127.0.0.1:{port}"
+def auth_header(kind: str, secret: str, port: int) -> str:
+    """The request header lines that authenticate a member: a token (the mini-program), or
+    the session cookie with our own Origin (a browser page)."""
+    if kind == "token":
+        return f"Authorization: Token {secret}\r\n"
+    if kind == "session":
+        return f"Cookie: sessionid={secret}\r\nOrigin: http://127.0.0.1:{port}\r\n"
+    return ""  # the relay asks for nothing
 
-    async def one(key: str) -> Client:
-        async with limit:
-            for attempt in range(5):
-                try:
-                    _, client = await loop.create_connection(
-                        lambda: Client(bench, f"/ws/rooms/{code}/", host, key), "127.0.0.1", port
-                    )
-                    await asyncio.wait_for(client.hello, 60)
-                    return client
-                except (OSError, TimeoutError):
-                    if attempt == 4:
-                        raise
-                    await asyncio.sleep(0.5)
+
+async def open_clients(
+    port: int, code: str, kind: str, secrets: list[str], bench
+) -> tuple[list[Client], float, int]:
+    """Open every member's socket at once (a hall opening the room together). Returns the
+    clients, the seconds until the last hello, and how many attempts were refused."""
+    loop = asyncio.get_running_loop()
+    host = f"127.0.0.1:{port}"
+    refused = 0
+
+    async def one(secret: str) -> Client:
+        nonlocal refused
+        for attempt in range(5):
+            try:
+                _, client = await loop.create_connection(
+                    lambda: Client(
+                        bench, f"/ws/rooms/{code}/", host, auth_header(kind, secret, port)
+                    ),
+                    "127.0.0.1",
+                    port,
+                )
+                await asyncio.wait_for(client.hello, 60)
+                return client
+            except (OSError, TimeoutError):
+                refused += 1
+                if attempt == 4:
+                    raise
+                await asyncio.sleep(0.5)
         raise AssertionError("unreachable")
 
-    return await asyncio.gather(*(one(key) for key in keys))
+    started = time.perf_counter()
+    clients = await asyncio.gather(*(one(secret) for secret in secrets))
+    return clients, time.perf_counter() - started, refused
 
 
 # --- servers and data ---------------------------------------------------------------------
@@ -189,39 +221,48 @@ def profile_args(name: str) -> list[str]:
     """BENCH_PROFILE=1 runs the servers under cProfile (to see where the time goes)."""
     if not os.environ.get("BENCH_PROFILE"):
         return []
-    return ["-m", "cProfile", "-o", f"/tmp/{REDIS_PREFIX}-{name}.prof"]  # noqa: S108
+    return ["-m", "cProfile", "-o", str(LOG_DIR / f"{REDIS_PREFIX}-{name}.prof")]
 
 
-class Daphne:
-    def __init__(self, env: dict[str, str], name: str) -> None:
+class Server:
+    """A server process on a free loopback port: Daphne with the project, or the relay."""
+
+    def __init__(self, env: dict[str, str], name: str, relay: bool = False) -> None:
         self.port = free_port()
         self.name = name
-        self.log = open(f"/tmp/{REDIS_PREFIX}-{name}.log", "wb")  # noqa: S108, SIM115
-        self.process = subprocess.Popen(
-            [
+        self.log = open(LOG_DIR / f"{REDIS_PREFIX}-{name}.log", "wb")  # noqa: SIM115
+        if relay:
+            command = [sys.executable, str(ROOT / "bench" / "relay.py"), str(self.port)]
+        else:
+            command = [
                 sys.executable, *profile_args(name), "-m", "daphne", "-v", "0",
                 "-e", f"tcp:port={self.port}:interface=127.0.0.1:backlog=4096",
-                "--websocket_connect_timeout", "60",
+                "--websocket_connect_timeout", "30",
                 "huiliao_site.asgi:application",
-            ],
-            env=env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            ]  # fmt: skip
+        self.process = subprocess.Popen(
+            command, env=env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"daphne {name} exited; see {self.log.name}")
+                raise RuntimeError(f"{name} exited; see {self.log.name}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     return
             except OSError:
                 time.sleep(0.1)
-        raise RuntimeError(f"daphne {name} did not start")
+        raise RuntimeError(f"{name} did not start")
 
     def rss_kb(self) -> int:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
         raise RuntimeError("no VmRSS")
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -234,24 +275,71 @@ class Daphne:
         self.log.close()
 
 
-def server_env(database_url: str, redis_url: str | None) -> dict[str, str]:
+class Database:
+    """The scratch database this run works on, and how a server process reaches it."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.env: dict[str, str] = {}
+        self.sqlite_dir: tempfile.TemporaryDirectory | None = None
+
+    def create(self) -> None:
+        if self.kind == "sqlite":
+            self.sqlite_dir = tempfile.TemporaryDirectory(prefix="huiliao-bench-")
+            self.env = {"SQLITE_PATH": str(Path(self.sqlite_dir.name) / "bench.sqlite3")}
+            os.environ.pop("DATABASE_URL", None)
+        else:
+            import psycopg
+
+            with psycopg.connect(with_database(admin_url(), "postgres"), autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{SCRATCH_DB}"')
+            self.env = {"DATABASE_URL": with_database(admin_url(), SCRATCH_DB)}
+        os.environ.update(self.env)
+        os.environ.pop("REDIS_URL", None)  # this process only prepares data: it publishes nothing
+        os.environ["DJANGO_SETTINGS_MODULE"] = "huiliao_site.settings"
+        os.environ["SECRET_KEY"] = SECRET_KEY
+        # Data is prepared before each scenario's clients start: blocking the loop is harmless.
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+
+    def drop(self) -> None:
+        from django.db import connections
+
+        connections.close_all()
+        if self.sqlite_dir is not None:
+            self.sqlite_dir.cleanup()
+            return
+        import psycopg
+
+        with psycopg.connect(with_database(admin_url(), "postgres"), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{SCRATCH_DB}" WITH (FORCE)')
+
+
+def server_env(database: Database, redis_url: str | None, **extra: str) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"REDIS_URL", "DATABASE_URL", "DJANGO_SETTINGS_MODULE"}
+        if key not in {"REDIS_URL", "DATABASE_URL", "SQLITE_PATH", "DJANGO_ALLOW_ASYNC_UNSAFE"}
     }
+    env.update(database.env)
     env.update(
-        DATABASE_URL=database_url,
         DJANGO_SETTINGS_MODULE="huiliao_site.settings",
         DEBUG="0",
-        SECRET_KEY="bench-only-" + uuid.uuid4().hex,
+        SECRET_KEY=SECRET_KEY,
         ALLOWED_HOSTS="127.0.0.1,localhost",
+        SECURE_COOKIES="0",
         LOG_LEVEL="WARNING",
         HUILIAO_POST_RATE_COUNT="1000000",  # a few senders carry the whole hall's load
         HUILIAO_WS_IDLE_TIMEOUT="900",  # the clients do not ping during a run
     )
     if redis_url:
         env.update(REDIS_URL=redis_url, REDIS_PREFIX=REDIS_PREFIX)
+    env.update(extra)
     return env
 
 
@@ -259,7 +347,8 @@ def admin_url() -> str:
     url = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("DATABASE_URL")
     if not url or not url.startswith(("postgres://", "postgresql://")):
         sys.exit(
-            "bench/fanout.py needs PostgreSQL: set BENCH_DATABASE_URL or DATABASE_URL=postgres://…"
+            "bench/fanout.py needs PostgreSQL (BENCH_DATABASE_URL or DATABASE_URL=postgres://…)"
+            " or --database sqlite"
         )
     return url
 
@@ -269,38 +358,14 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-def create_scratch_database() -> str:
-    import psycopg
-
-    with psycopg.connect(with_database(admin_url(), "postgres"), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{SCRATCH_DB}"')
-    url = with_database(admin_url(), SCRATCH_DB)
-    os.environ["DATABASE_URL"] = url
-    os.environ.pop("REDIS_URL", None)  # this process only prepares data, it publishes nothing
-    os.environ["DJANGO_SETTINGS_MODULE"] = "huiliao_site.settings"
-    # Data is prepared before each scenario's clients start: blocking the loop is harmless.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    return url
-
-
-def drop_scratch_database() -> None:
-    import psycopg
-    from django.db import connections
-
-    connections.close_all()
-    with psycopg.connect(with_database(admin_url(), "postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{SCRATCH_DB}" WITH (FORCE)')
-
-
-def make_room(members: int) -> tuple[str, list[str]]:
-    """A room with `members` members (the owner first); returns its code and their tokens."""
+def make_room(members: int, kind: str) -> tuple[str, list[str]]:
+    """A room with `members` members (the owner first); returns its code and each member's
+    secret: a token key, or a session key (sessions made as Django's login makes them)."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.contrib.sessions.models import Session
     from django.utils import timezone
+    from django.utils.crypto import get_random_string
     from rest_framework.authtoken.models import Token
 
     from accounts.models import User
@@ -324,10 +389,30 @@ def make_room(members: int) -> tuple[str, list[str]]:
             for user in users[1:]
         ]
     )
-    tokens = Token.objects.bulk_create(
-        [Token(key=Token.generate_key(), user=user) for user in users]
-    )
-    return room.code, [token.key for token in tokens]
+    if kind == "token":
+        tokens = Token.objects.bulk_create(
+            [Token(key=Token.generate_key(), user=user) for user in users]
+        )
+        return room.code, [token.key for token in tokens]
+    store = SessionStore()
+    backend = "django.contrib.auth.backends.ModelBackend"
+    expire = now + timezone.timedelta(days=1)
+    sessions = [
+        Session(
+            session_key=get_random_string(32, "abcdefghijklmnopqrstuvwxyz0123456789"),
+            session_data=store.encode(
+                {
+                    SESSION_KEY: str(user.pk),
+                    BACKEND_SESSION_KEY: backend,
+                    HASH_SESSION_KEY: user.get_session_auth_hash(),
+                }
+            ),
+            expire_date=expire,
+        )
+        for user in users
+    ]
+    Session.objects.bulk_create(sessions)
+    return room.code, [session.session_key for session in sessions]
 
 
 def stored_text_messages(code: str) -> int:
@@ -351,22 +436,27 @@ class Load:
 
 
 async def run_load(
-    servers: list[Daphne], members: int, rate: int, seconds: int, senders: int = 4
+    servers: list[Server], kind: str, members: int, rate: int, seconds: int, senders: int = 4
 ) -> dict:
-    code, keys = make_room(members)
+    if kind == "relay":
+        code, secrets = "RELAY", [""] * members
+    else:
+        code, secrets = make_room(members, kind)
     total = rate * seconds
     load = Load(total)
     # Members split evenly between the servers; the first `senders` of each share send.
-    groups = [keys[i :: len(servers)] for i in range(len(servers))]
-    started = time.perf_counter()
-    clients_by_server = [
-        await open_clients(server.port, code, group, load)
-        for server, group in zip(servers, groups, strict=True)
-    ]
-    clients = [client for group in clients_by_server for client in group]
-    print(
-        f"  {len(clients)} members connected in {time.perf_counter() - started:.1f} s", flush=True
+    groups = [secrets[i :: len(servers)] for i in range(len(servers))]
+    cpu_before = [server.cpu_seconds() for server in servers]
+    opened = await asyncio.gather(
+        *(
+            open_clients(server.port, code, kind, group, load)
+            for server, group in zip(servers, groups, strict=True)
+        )
     )
+    clients_by_server = [clients for clients, _, _ in opened]
+    join_seconds = max(seconds_ for _, seconds_, _ in opened)
+    refused = sum(refused_ for _, _, refused_ in opened)
+    clients = [client for group in clients_by_server for client in group]
     per_server = max(1, senders // len(servers))
     sending = [client for group in clients_by_server for client in group[:per_server]]
     await asyncio.sleep(1)
@@ -388,6 +478,9 @@ async def run_load(
     deadline = time.perf_counter() + 15
     while len(load.latencies) < expected and time.perf_counter() < deadline:
         await asyncio.sleep(0.2)
+    cpu = sum(
+        server.cpu_seconds() - before for server, before in zip(servers, cpu_before, strict=True)
+    )
     received = sum(len(client.seen) for client in clients)
     duplicates = sum(client.duplicates for client in clients)
     closed = [client.close_code for client in clients if client.transport.is_closing()]
@@ -396,6 +489,8 @@ async def run_load(
     await asyncio.sleep(0.5)
     return {
         "code": code,
+        "kind": kind,
+        "members": len(clients),
         "total": total,
         "send_seconds": send_seconds,
         "latencies": load.latencies,
@@ -404,62 +499,114 @@ async def run_load(
         "lost": expected - received,
         "duplicates": duplicates,
         "closed": closed,
+        "join_seconds": join_seconds,
+        "refused": refused,
+        "cpu_seconds": cpu,
+        "stored": total if kind == "relay" else stored_text_messages(code),
     }
 
 
-def report(title: str, result: dict, stored: int) -> None:
-    latencies = sorted(result["latencies"])
-    ms = [value * 1000 for value in latencies] or [float("nan")]
-    p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
-    print(f"{title}", flush=True)
+def p99_ms(result: dict) -> float:
+    ms = sorted(value * 1000 for value in result["latencies"]) or [float("nan")]
+    return ms[min(len(ms) - 1, int(len(ms) * 0.99))]
+
+
+def report(title: str, result: dict) -> None:
+    ms = sorted(value * 1000 for value in result["latencies"]) or [float("nan")]
+    print(title, flush=True)
+    print(
+        f"  join: {result['members']} sockets opened at once, all at hello in "
+        f"{result['join_seconds']:.2f} s ({result['refused']} attempts refused)"
+    )
     print(
         f"  sent {result['total']} messages in {result['send_seconds']:.1f} s; "
-        f"stored {stored}; receipts {result['received']}/{result['expected']}; "
+        f"stored {result['stored']}; receipts {result['received']}/{result['expected']}; "
         f"lost {result['lost']}; duplicates {result['duplicates']}; "
         f"closed by the server {len(result['closed'])} {sorted(set(result['closed']), key=str)}"
     )
     print(
-        f"  latency p50 {statistics.median(ms):.0f} ms  p99 {p99:.0f} ms  max {ms[-1]:.0f} ms",
+        f"  latency p50 {statistics.median(ms):.0f} ms  p99 {p99_ms(result):.0f} ms  "
+        f"max {ms[-1]:.0f} ms;  server CPU {result['cpu_seconds']:.1f} s",
         flush=True,
     )
 
 
-async def scenario_a(database_url: str, args) -> None:
-    server = Daphne(server_env(database_url, None), "a")
+async def one_load(env: dict[str, str], kind: str, args, name: str, members: int) -> dict:
+    server = Server(env, name, relay=kind == "relay")
     try:
-        result = await run_load([server], args.members, args.rate, args.seconds)
+        return await run_load([server], kind, members, args.rate, args.seconds)
     finally:
         server.stop()
-    title = (
-        f"(a) one Daphne process, in-memory layer: {args.members} members, "
-        f"{args.rate} msg/s for {args.seconds} s"
+
+
+async def scenario_a(database: Database, args) -> None:
+    print(
+        f"(a) one process, {args.members} members, {args.rate} msg/s for {args.seconds} s, "
+        f"{database.kind}, in-process layer",
+        flush=True,
     )
-    report(title, result, stored_text_messages(result["code"]))
+    env = server_env(database, None)
+    results = {}
+    for kind, label in (
+        ("relay", "floor: bare websockets relay"),
+        ("token", "Huiliao, token sockets (mini-program)"),
+        ("session", "Huiliao, session-cookie sockets (browser pages)"),
+    ):
+        results[kind] = await one_load(env, kind, args, f"a-{kind}", args.members)
+        report(f" {label}", results[kind])
+    floor = p99_ms(results["relay"])
+    for kind in ("token", "session"):
+        ratio = p99_ms(results[kind]) / floor
+        verdict = "met" if ratio <= 1.5 and results[kind]["lost"] == 0 else "MISSED"
+        print(f"  {kind}: p99 {ratio:.2f} x the floor's (target <= 1.5, nothing lost): {verdict}")
 
 
-async def scenario_b(database_url: str, redis_url: str, args) -> None:
-    env = server_env(database_url, redis_url)
-    servers = [Daphne(env, "b1"), Daphne(env, "b2")]
+async def scenario_d(database: Database, args) -> None:
+    members = args.big_members
+    result = await one_load(server_env(database, None), "session", args, "d", members)
+    report(
+        f"(d) one process, {members} members (session sockets), {args.rate} msg/s for "
+        f"{args.seconds} s, {database.kind}",
+        result,
+    )
+    verdict = "met" if p99_ms(result) <= 250 and result["lost"] == 0 else "MISSED"
+    print(f"  target p99 <= 250 ms, nothing lost: {verdict}", flush=True)
+
+
+async def scenario_b(database: Database, redis_url: str, args) -> None:
+    one = await one_load(server_env(database, None), "session", args, "b-one", args.members)
+    report(f"(b) baseline: one process, {args.members} session members", one)
+    env = server_env(database, redis_url)
+    servers = [Server(env, "b1"), Server(env, "b2")]
     try:
-        result = await run_load(servers, args.members, args.rate, args.seconds)
+        two = await run_load(servers, "session", args.members, args.rate, args.seconds)
     finally:
         for server in servers:
             server.stop()
-    title = (
-        f"(b) two Daphne processes on Redis: {args.members} members split, "
-        f"{args.rate} msg/s for {args.seconds} s"
-    )
-    report(title, result, stored_text_messages(result["code"]))
+    report(f"(b) two Daphne processes on Redis: {args.members} session members split", two)
+    ratio = p99_ms(two) / p99_ms(one)
+    verdict = "met" if ratio <= 1.3 and two["lost"] == 0 else "MISSED"
+    print(f"  p99 {ratio:.2f} x one process's (target <= 1.3): {verdict}", flush=True)
 
 
-async def scenario_c(database_url: str, args) -> None:
-    code, keys = make_room(args.idle + 20)
-    server = Daphne(server_env(database_url, None), "c")
+async def scenario_w(database: Database, args) -> None:
+    print(f"(w) write path, {args.members} token members, {database.kind}", flush=True)
+    for mode in ("direct", "prepared"):
+        env = server_env(database, None, HUILIAO_WS_WRITE=mode)
+        result = await one_load(env, "token", args, f"w-{mode}", args.members)
+        report(f" HUILIAO_WS_WRITE={mode}", result)
+
+
+async def scenario_c(database: Database, args) -> None:
+    code, secrets = make_room(args.idle + 20, "session")
+    server = Server(server_env(database, None), "c")
     try:
-        warm = await open_clients(server.port, code, keys[:20], None)  # load the code paths
+        warm, _, _ = await open_clients(server.port, code, "session", secrets[:20], None)
         await asyncio.sleep(2)
         before = server.rss_kb()
-        clients = await open_clients(server.port, code, keys[20:], None)
+        clients, join_seconds, refused = await open_clients(
+            server.port, code, "session", secrets[20:], None
+        )
         await asyncio.sleep(3)
         after = server.rss_kb()
         for client in warm + clients:
@@ -468,9 +615,12 @@ async def scenario_c(database_url: str, args) -> None:
     finally:
         server.stop()
     per = (after - before) / len(clients)
-    print(f"(c) {len(clients)} idle connections on one Daphne process")
+    print(f"(c) {len(clients)} idle session sockets on one process, {database.kind}")
+    print(f"  join: all at hello in {join_seconds:.2f} s ({refused} attempts refused)")
+    verdict = "met" if per <= 40 else "MISSED"
     print(
-        f"  RSS {before / 1024:.1f} MB -> {after / 1024:.1f} MB: {per:.1f} KB per connection",
+        f"  RSS {before / 1024:.1f} MB -> {after / 1024:.1f} MB: {per:.1f} KB per socket "
+        f"(target <= 40 KB): {verdict}",
         flush=True,
     )
 
@@ -479,29 +629,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--only", default="abc", help="scenarios to run, e.g. 'a' or 'bc'")
+    parser.add_argument("--database", choices=["postgres", "sqlite"], default="postgres")
+    parser.add_argument("--only", default="adbc", help="scenarios to run, e.g. 'a' or 'bc'")
     parser.add_argument("--members", type=int, default=1000)
+    parser.add_argument("--big-members", type=int, default=3000, help="members in (d)")
     parser.add_argument("--rate", type=int, default=20, help="messages per second")
-    parser.add_argument("--seconds", type=int, default=30)
-    parser.add_argument("--idle", type=int, default=5000, help="idle connections for (c)")
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--idle", type=int, default=5000, help="idle sockets for (c)")
     args = parser.parse_args()
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = args.idle * 2 + 1000
+    wanted = max(args.idle, args.big_members) * 2 + 1000
     if soft < wanted:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
     redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
     print(f"load average before: {os.getloadavg()[0]:.2f} (cores: {os.cpu_count()})", flush=True)
-    database_url = create_scratch_database()
+    database = Database(args.database)
+    database.create()
     try:
         if "a" in args.only:
-            asyncio.run(scenario_a(database_url, args))
-        if "b" in args.only:
-            asyncio.run(scenario_b(database_url, redis_url, args))
+            asyncio.run(scenario_a(database, args))
+        if "d" in args.only:
+            asyncio.run(scenario_d(database, args))
+        if "b" in args.only and database.kind == "postgres":
+            asyncio.run(scenario_b(database, redis_url, args))
         if "c" in args.only:
-            asyncio.run(scenario_c(database_url, args))
+            asyncio.run(scenario_c(database, args))
+        if "w" in args.only:
+            asyncio.run(scenario_w(database, args))
     finally:
-        drop_scratch_database()
+        database.drop()
         cleanup_redis(redis_url)
     print(f"load average after: {os.getloadavg()[0]:.2f}", flush=True)
 
