@@ -73,9 +73,12 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         self.feed = await hub.attach(socket)
         after, after_error = self._after_seq_from_query()
         try:
-            opened = await in_db_thread(selectors.socket_open)(
-                code=code, credentials=credentials, after=after
-            )
+            if after is None:  # a hall joining at once: read with the other handshakes
+                opened = await hub.handshakes.open(code=code, credentials=credentials)
+            else:
+                opened = await in_db_thread(selectors.socket_open)(
+                    code=code, credentials=credentials, after=after
+                )
         except NotAuthenticated:
             socket.close(protocol.CLOSE_NO_CREDENTIALS)
             return
@@ -89,6 +92,8 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             socket.push_frame(protocol.room_closed_frame())
             socket.close(protocol.CLOSE_ROOM_CLOSED)
             return
+        if socket.closed:
+            return  # the client went away, or the room closed, while the read was under way
         user_id = str(opened.user.pk)
         # A ban or leave that committed after the read reached the feed before the socket
         # had a user to match; the feed remembers it.

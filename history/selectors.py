@@ -1,16 +1,29 @@
 import datetime as dt
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Max, Min
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.sessions.models import Session
+from django.core.exceptions import ValidationError
+from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
-from accounts.channels_auth import Credentials, user_for_credentials, user_lookup, user_verify
+from accounts.channels_auth import (
+    SESSION,
+    TOKEN,
+    Credentials,
+    UserLookup,
+    user_for_credentials,
+    user_lookup,
+    user_verify,
+)
 from accounts.models import User
 from history.events import message_frame, with_sender_names
 from history.models import Message
-from huiliao_site.errors import NotAuthenticated, NotFound, Throttled
+from huiliao_site.errors import DomainError, NotAuthenticated, NotFound, Throttled
 from rooms import selectors as room_selectors
 from rooms.models import Membership, Room
 from rooms.protocol import Frame
@@ -157,6 +170,80 @@ def socket_open(*, code: str, credentials: Credentials, after: int | None) -> So
     if after is not None:
         replay, replay_from = messages_replay(room=room, after=after)
     return SocketOpen(membership.user, room, room.last_seq, replay, replay_from)
+
+
+def sockets_open(*, requests: list[tuple[str, Credentials]]) -> list[SocketOpen | DomainError]:
+    """`socket_open` for many handshakes at once (a hall joining together), without replay:
+    one query per room and credential kind instead of one per socket. A request the batch
+    cannot answer goes through `socket_open`, which says exactly why."""
+    results: list[SocketOpen | DomainError | None] = [None] * len(requests)
+    by_room: dict[str, dict[str, list[tuple[int, str]]]] = defaultdict(lambda: defaultdict(list))
+    for index, (code, credentials) in enumerate(requests):
+        if "\x00" not in credentials.secret:
+            by_room[code][credentials.method].append((index, credentials.secret))
+    for code, kinds in by_room.items():
+        rooms_members = Membership.objects.select_related("room", "user").filter(
+            room__code=code, user__is_active=True
+        )
+        if tokens := kinds[TOKEN]:
+            rows = rooms_members.filter(
+                user__auth_token__key__in=[key for _, key in tokens]
+            ).annotate(token_key=F("user__auth_token__key"))
+            found = {membership.token_key: membership for membership in rows}
+            for index, key in tokens:
+                if key in found:
+                    results[index] = _opened(found[key])
+        if (sessions := kinds[SESSION]) and settings.SESSION_ENGINE == DB_SESSIONS:
+            users = _session_users([key for _, key in sessions])
+            rows = rooms_members.filter(user_id__in={user_id for user_id, _ in users.values()})
+            found = {membership.user_id: membership for membership in rows}
+            for index, key in sessions:
+                user_id, session_hash = users.get(key, (None, None))
+                membership = found.get(user_id)
+                if membership is not None and user_verify(
+                    UserLookup(Q(), session_hash), membership.user
+                ):
+                    results[index] = _opened(membership)
+    for index, result in enumerate(results):
+        if result is None:
+            code, credentials = requests[index]
+            try:
+                results[index] = socket_open(code=code, credentials=credentials, after=None)
+            except DomainError as exc:
+                results[index] = exc
+    return results
+
+
+DB_SESSIONS = "django.contrib.sessions.backends.db"
+
+
+def _opened(membership: Membership) -> SocketOpen | DomainError:
+    try:
+        room_selectors.membership_check_current(membership=membership)
+        room_selectors.room_check_open(room=membership.room)
+    except DomainError as exc:
+        return exc
+    room = membership.room
+    return SocketOpen(membership.user, room, room.last_seq, [], None)
+
+
+def _session_users(keys: list[str]) -> dict[str, tuple[Any, str]]:
+    """session key → (user id, auth hash) for the live, logged-in sessions among `keys`."""
+    found = {}
+    store = SessionStore()
+    rows = Session.objects.filter(session_key__in=keys, expire_date__gt=timezone.now())
+    for key, data in rows.values_list("session_key", "session_data"):
+        session = store.decode(data)
+        if (
+            session.get(SESSION_KEY) is not None
+            and session.get(BACKEND_SESSION_KEY) in settings.AUTHENTICATION_BACKENDS
+        ):
+            try:
+                user_id = User._meta.pk.to_python(session[SESSION_KEY])
+            except ValidationError:
+                continue
+            found[key] = (user_id, session.get(HASH_SESSION_KEY) or "")
+    return found
 
 
 def _raise_why_not(*, code: str, credentials: Credentials) -> None:

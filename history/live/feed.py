@@ -120,6 +120,8 @@ class RoomFeed:
         while True:
             delay = settings.HUILIAO_HUB_CHECK_SECONDS
             expires_at = await self._guarded(self.check)
+            # Not under the feed's lock: live frames keep flowing while it reads.
+            await self.check_memberships()
             if expires_at is not None:
                 delay = max(0.0, min(delay, expires_at - time.time()))
             await asyncio.sleep(delay)
@@ -184,7 +186,6 @@ class RoomFeed:
         if state["last_seq"] > self.delivered:
             await self._fill(state["last_seq"])
         self.members = state["members"]
-        await self._check_memberships()
         now = self.hub.clock()
         self.removed = {
             user: at for user, at in self.removed.items() if now - at < REMOVED_MEMORY_SECONDS
@@ -195,9 +196,11 @@ class RoomFeed:
         expires_at = state["expires_at"]
         return expires_at.timestamp() if expires_at is not None else None
 
-    async def _check_memberships(self) -> None:
+    async def check_memberships(self) -> None:
+        """Close local sockets of people who are no longer current members (a lost "close
+        member" order, or a change made behind the services' back)."""
         user_ids = {s.user_id for s in self.sockets if s.user_id is not None}
-        if not user_ids:
+        if not user_ids or self.closed:
             return
         current = await in_db_thread(selectors.current_member_ids)(
             room_id=self.room_id, user_ids=user_ids

@@ -20,6 +20,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from history.live.feed import RoomFeed
+from history.live.handshake import HandshakeReader
 from history.live.socket import Clock, LocalSocket
 from huiliao_site import metrics
 from rooms.protocol import CLOSE_TOO_SLOW
@@ -36,6 +37,7 @@ class Hub:
         self.per_user: Counter[str] = Counter()
         self.sweeper: asyncio.Task | None = None
         self.stopping: set[asyncio.Task] = set()
+        self.handshakes = HandshakeReader()
 
     async def attach(self, socket: LocalSocket) -> RoomFeed:
         """Start feeding `socket` with its room's live frames (buffered until go_live).

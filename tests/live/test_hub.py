@@ -97,7 +97,7 @@ async def test_periodic_check_closes_sockets_of_a_member_whose_removal_event_was
     owner_socket, _ = await open_member_socket(room.code, user)
     # Banned behind the hub's back: no event published at all.
     await db(Membership.objects.filter(room=room, user=ann).update)(banned=True)
-    await get_hub().feeds[room.code].check()
+    await get_hub().feeds[room.code].check_memberships()
     assert await receive_close(ann_socket) == 4403
     assert await owner_socket.receive_nothing(timeout=0.1)
     await owner_socket.disconnect()

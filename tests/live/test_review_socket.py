@@ -96,14 +96,15 @@ async def test_send_after_room_closed_without_push_gets_room_closed(room, user, 
 def _open_room_then(monkeypatch, action):
     """Run `action` right after the handshake's one read, before the socket has a user the
     hub can match: the moment a concurrent ban, leave or close can slip through."""
-    real = history_selectors.socket_open
+    real = history_selectors.sockets_open
 
-    def socket_open(**kwargs):
-        opened = real(**kwargs)
-        action(opened.room)
-        return opened
+    def sockets_open(**kwargs):
+        results = real(**kwargs)
+        for opened in results:
+            action(opened.room)
+        return results
 
-    monkeypatch.setattr(history_selectors, "socket_open", socket_open)
+    monkeypatch.setattr(history_selectors, "sockets_open", sockets_open)
 
 
 async def test_ban_landing_during_connect_closes_the_socket_4403(room, user, monkeypatch):
