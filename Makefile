@@ -50,8 +50,9 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# bench/history.py runs on SQLite, and also on PostgreSQL when DATABASE_URL is set;
-# bench/fanout.py needs PostgreSQL and Redis (see docs/live.md).
+# bench/history.py and bench/fanout.py run on SQLite (the embedded defaults), and also on
+# PostgreSQL (fanout.py then with Redis for its two-process scenario) when DATABASE_URL is set.
 bench: $(STAMP)
 	$(BIN)/python bench/history.py $(if $(DATABASE_URL),--database-url $(DATABASE_URL))
-	$(BIN)/python bench/fanout.py
+	$(BIN)/python bench/fanout.py --database sqlite
+	$(if $(DATABASE_URL),$(BIN)/python bench/fanout.py --database postgres)
