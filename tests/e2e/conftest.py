@@ -7,7 +7,6 @@ use `transactional_db`, so what a test creates is committed and the server sees 
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
+
+from tests.servers import database_env, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PHONE = {"width": 360, "height": 740}
@@ -44,25 +45,6 @@ def off_loop(fn, *args, **kwargs):
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(call).result()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def database_env() -> dict[str, str]:
-    """Point the server process at the test database pytest-django created."""
-    db = connection.settings_dict
-    if db["ENGINE"] == "django.db.backends.sqlite3":
-        return {"SQLITE_PATH": str(db["NAME"]), "DATABASE_URL": ""}
-    user = db.get("USER") or ""
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    credentials = f"{user}{password}@" if user else ""
-    host = db.get("HOST") or "127.0.0.1"
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    return {"DATABASE_URL": f"postgres://{credentials}{host}{port}/{db['NAME']}"}
 
 
 class LiveServer:
