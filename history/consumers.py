@@ -33,10 +33,10 @@ def _post(*, room: Room, user, body: Any, client_id: Any) -> tuple[protocol.Fram
     return message_frame(message), created
 
 
-def _replay(*, room: Room, after: int) -> selectors.SocketOpen:
+def _replay(*, room: Room, after: int) -> tuple[list[protocol.Frame], int | None, int]:
     room.refresh_from_db(fields=["last_seq"])
     frames, replay_from = selectors.messages_replay(room=room, after=after)
-    return selectors.SocketOpen(None, room, room.last_seq, frames, replay_from)
+    return frames, replay_from, room.last_seq
 
 
 def _is_code(code: str) -> bool:
@@ -112,7 +112,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         if after is None:
             socket.go_live(opened.last_seq)
         else:
-            await self._send_replay(opened, after)
+            await self._send_replay(opened.replay, opened.replay_from, opened.last_seq, after)
 
     async def _refuse(self, code: int) -> None:
         """Close a socket refused before it reached the hub."""
@@ -132,17 +132,19 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             return None, True
         return after, False
 
-    async def _send_replay(self, opened: selectors.SocketOpen, after: int) -> None:
+    async def _send_replay(
+        self, replay: list[protocol.Frame], replay_from: int | None, last_seq: int, after: int
+    ) -> None:
         socket = self.socket
         # A client ahead of the room (stale state, say from before a purge) would otherwise
         # have every live message dropped until the room's seq passed its own.
-        after = min(after, opened.last_seq)
+        after = min(after, last_seq)
         socket.seq = after
-        if opened.replay_from is not None:
-            socket.push_frame(protocol.resume_truncated_frame(opened.replay_from))
+        if replay_from is not None:
+            socket.push_frame(protocol.resume_truncated_frame(replay_from))
         last = after
         half = socket.limit // 2
-        for frame in opened.replay:
+        for frame in replay:
             if socket.backlog() > half and not await socket.drained(
                 below=half, timeout=settings.HUILIAO_WS_IDLE_TIMEOUT
             ):
@@ -154,8 +156,8 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
 
     async def _resume(self, after: int) -> None:
         self.socket.live = False
-        opened = await in_db_thread(_replay)(room=self.room, after=after)
-        await self._send_replay(opened, after)
+        replay, replay_from, last_seq = await in_db_thread(_replay)(room=self.room, after=after)
+        await self._send_replay(replay, replay_from, last_seq, after)
 
     async def disconnect(self, code: int) -> None:
         if self.socket is not None:

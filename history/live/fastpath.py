@@ -16,8 +16,9 @@ without limit, and the kernel's send buffer auto-tunes up to megabytes. The kern
 of each socket is capped (`KERNEL_SEND_BUFFER`), and `backlog()` counts Twisted's buffer,
 so the hub's byte limit is the real one.
 
-Verified with daphne 4.2, Twisted 24.3–26.10 and autobahn 24.4–26.10 (pyproject bounds all
-three). Private or undocumented things read here, and nowhere else in the project:
+Verified with daphne 4.2.3, Twisted 26.10.0 and autobahn 26.10.2 (pyproject's upper bounds
+stop at the next versions; tests/live/test_fastpath.py fails if the path is lost). Private or
+undocumented things read here, and nowhere else in the project:
 - Daphne: the ASGI `send` it hands an application is `functools.partial(Server.handle_reply,
   protocol)`, so `send.args[0]` is the connection's protocol object.
 - autobahn `WebSocketServerProtocol`: `state`, `STATE_OPEN`, `_perMessageCompress` (None
