@@ -10,11 +10,12 @@ from rest_framework.views import APIView
 
 from accounts import selectors, services
 from accounts.models import User
+from huiliao_site.api import StrictCharField
 
 
 class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    code = serializers.CharField()
+    detail = StrictCharField()
+    code = StrictCharField()
     errors = serializers.DictField(
         required=False, help_text="Only for `invalid`: the messages per field, for forms."
     )
@@ -50,7 +51,7 @@ def reject_control_characters(value: str) -> None:
         raise serializers.ValidationError("Must not contain control characters.")
 
 
-class NicknameField(serializers.CharField):
+class NicknameField(StrictCharField):
     # DRF trims whitespace before the length validators run, so 1-32 applies to the
     # trimmed nickname, and the schema shows the real bounds.
     def __init__(self, **kwargs):
@@ -74,8 +75,14 @@ class HttpUrlField(serializers.URLField):
         return value
 
 
+# An account's avatar as the API shows it: an http(s) URL, or "" when none is set (so not
+# declared a "uri", which "" is not).
+AVATAR_URL_OUT = {"read_only": True, "help_text": "An http(s) URL, or blank when none is set."}
+
+
 class PublicUserSerializer(serializers.ModelSerializer):
     # What anyone may see of a user. Never add openid (or username, email) here.
+    avatar_url = StrictCharField(**AVATAR_URL_OUT)
 
     class Meta:
         model = User
@@ -85,6 +92,7 @@ class PublicUserSerializer(serializers.ModelSerializer):
 
 class MeSerializer(serializers.ModelSerializer):
     # The caller's own profile; still never openid.
+    avatar_url = StrictCharField(**AVATAR_URL_OUT)
 
     class Meta:
         model = User
@@ -98,12 +106,12 @@ class MeUpdateSerializer(serializers.Serializer):
 
 
 class AuthResultSerializer(serializers.Serializer):
-    token = serializers.CharField(help_text="Send it as `Authorization: Token <token>`.")
+    token = StrictCharField(help_text="Send it as `Authorization: Token <token>`.")
     user = MeSerializer()
 
 
 class WechatLoginSerializer(serializers.Serializer):
-    code = serializers.CharField(max_length=128, help_text="The code from `wx.login()`.")
+    code = StrictCharField(max_length=128, help_text="The code from `wx.login()`.")
     # Optional profile from the mini-program; blank keeps the stored one.
     nickname = NicknameField(min_length=None, required=False, allow_blank=True, default="")
     avatar_url = HttpUrlField(required=False, allow_blank=True, default="")

@@ -11,6 +11,7 @@ from history.events import message_payload
 from history.models import Message
 from history.selectors import PAGE_DEFAULT, PAGE_MAX
 from history.services import BODY_MAX, CLIENT_ID_MAX
+from huiliao_site.api import StrictCharField
 from rooms import selectors as room_selectors
 from rooms.api import (
     RoomDetailSerializer,
@@ -27,7 +28,7 @@ from rooms.avatars import AVATAR_CHOICES
 class EnterSerializer(serializers.Serializer):
     latitude = latitude_field(required=False, allow_null=True, default=None)
     longitude = longitude_field(required=False, allow_null=True, default=None)
-    display_name = serializers.CharField(
+    display_name = StrictCharField(
         required=False,
         allow_null=True,
         default=None,
@@ -36,6 +37,8 @@ class EnterSerializer(serializers.Serializer):
         help_text="What others see; defaults to my nickname (or my current display name).",
     )
     # Checked by the service (400 `invalid_avatar`), which owns the list of keys.
+    # Any JSON value reaches the service, whose one avatar rule answers invalid_avatar with
+    # the list of keys (a number included).
     avatar = serializers.CharField(
         required=False,
         allow_null=True,
@@ -53,10 +56,10 @@ class EnterSerializer(serializers.Serializer):
 
 
 class MessagePostSerializer(serializers.Serializer):
-    body = serializers.CharField(
+    body = StrictCharField(
         max_length=BODY_MAX, help_text=f"1 to {BODY_MAX} characters after trimming."
     )
-    client_id = serializers.CharField(
+    client_id = StrictCharField(
         max_length=CLIENT_ID_MAX,
         help_text="A fresh id (a UUID) per message: re-sending it returns the stored message.",
     )
@@ -81,11 +84,9 @@ class MessagesQuerySerializer(serializers.Serializer):
 
 class SenderSerializer(serializers.Serializer):
     id = serializers.UUIDField()
-    display_name = serializers.CharField()
+    display_name = StrictCharField()
     avatar = serializers.ChoiceField(choices=AVATAR_CHOICES, help_text="The preset's key.")
-    avatar_url = serializers.CharField(
-        help_text="The preset's image; never the account's own avatar."
-    )
+    avatar_url = StrictCharField(help_text="The preset's image; never the account's own avatar.")
 
 
 class MessageSerializer(serializers.Serializer):
@@ -93,10 +94,10 @@ class MessageSerializer(serializers.Serializer):
     shape as the socket's `message` frame."""
 
     seq = serializers.IntegerField()
-    client_id = serializers.CharField(allow_null=True)
+    client_id = StrictCharField(allow_null=True)
     sender = SenderSerializer(allow_null=True, help_text="null for system notices.")
     kind = serializers.ChoiceField(choices=Message.Kind.choices)
-    body = serializers.CharField(help_text="Empty when hidden.")
+    body = StrictCharField(help_text="Empty when hidden.")
     hidden = serializers.BooleanField()
     created_at = UtcDateTimeField()
 

@@ -8,10 +8,12 @@ so hello, replay, replies and live frames leave in one order.
 """
 
 import json
+import logging
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django import db
 from django.conf import settings
 
 from history import selectors, services
@@ -21,9 +23,18 @@ from history.live.feed import RoomFeed
 from history.live.registry import get_hub
 from history.live.socket import LocalSocket
 from huiliao_site import metrics
-from huiliao_site.errors import DomainError, Gone, NotAuthenticated, NotFound, PermissionDenied
+from huiliao_site.errors import (
+    DomainError,
+    Gone,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    database_unavailable,
+)
 from rooms import protocol
 from rooms.models import CODE_ALPHABET, CODE_LENGTH, Room
+
+logger = logging.getLogger(__name__)
 
 INVALID_AFTER_SEQ = "after_seq must be a whole number ≥ 0."
 
@@ -205,6 +216,12 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             )
         except DomainError as exc:
             self.socket.push_frame(protocol.error_frame(exc.code, exc.detail))
+            return
+        except (db.OperationalError, db.InterfaceError) as exc:
+            # Nothing was stored: the client re-sends with the same client_id.
+            unavailable = database_unavailable(exc)
+            logger.warning("post refused, database unavailable: %s", exc)
+            self.socket.push_frame(protocol.error_frame(unavailable.code, unavailable.detail))
             return
         if not created:
             # A re-send of a stored client_id: the sender gets the stored message back

@@ -8,7 +8,7 @@ from accounts.models import User
 from history import selectors
 from history.events import message_frame, message_restored_frame
 from history.models import Message
-from huiliao_site.errors import InvalidInput
+from huiliao_site.errors import DomainError, InvalidInput
 from rooms import events, protocol
 from rooms import selectors as room_selectors
 from rooms import services as room_services
@@ -83,38 +83,36 @@ def message_post(*, room: Room, user: User, body, client_id) -> tuple[Message, b
     """
     body = clean_body(body)
     client_id = clean_client_id(client_id)
-    existing = selectors.message_find_by_client_id(room=room, sender=user, client_id=client_id)
-    if existing is not None:
-        return existing, False
     try:
-        with transaction.atomic():
-            # A socket holds its Room from connect time: re-read whether it is still open
-            # (closed meanwhile, or its expiry moved by the organiser).
-            room.refresh_from_db(fields=["closed_at", "expires_at"])
-            # Locked: the same member's concurrent posts (REST and socket at once) take
-            # turns, so each throttle count sees the others' messages.
-            membership = room_selectors.membership_get(room=room, user=user, for_update=True)
-            room_selectors.membership_check_can_post(room=room, membership=membership)
-            selectors.throttle_check_post(room=room, user=user)
-            message = _store(
-                room=room,
-                sender=user,
-                kind=Message.Kind.TEXT,
-                body=body,
-                client_id=client_id,
-                display_name=membership.display_name,
-                avatar=membership.avatar,
-            )
-            message.sender_display_name = membership.display_name
-            message.sender_avatar = membership.avatar
-            return message, True
-    except IntegrityError:
-        # A concurrent re-send of this client_id won the race; its seq was rolled back
-        # with ours, so the sequence keeps no gap.
+        return _message_store_new(room=room, user=user, body=body, client_id=client_id), True
+    except (IntegrityError, DomainError):
+        # A re-send of a stored message (this one, or a concurrent re-send that won the
+        # race: its seq was rolled back with ours, so the sequence keeps no gap) returns
+        # it, even once the room has closed or the sender is throttled. Looked up only
+        # here, so the usual first send costs no extra query.
         existing = selectors.message_find_by_client_id(room=room, sender=user, client_id=client_id)
         if existing is None:
             raise
         return existing, False
+
+
+@transaction.atomic
+def _message_store_new(*, room: Room, user: User, body: str, client_id: str) -> Message:
+    membership = room_selectors.membership_lock_for_posting(room=room, user=user)
+    room_selectors.membership_check_can_post(room=room, membership=membership)
+    selectors.throttle_check_post(room=room, user=user)
+    message = _store(
+        room=room,
+        sender=user,
+        kind=Message.Kind.TEXT,
+        body=body,
+        client_id=client_id,
+        display_name=membership.display_name,
+        avatar=membership.avatar,
+    )
+    message.sender_display_name = membership.display_name
+    message.sender_avatar = membership.avatar
+    return message
 
 
 def system_message_post(*, room: Room, body: str) -> Message:

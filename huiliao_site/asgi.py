@@ -1,3 +1,4 @@
+import asyncio
 import logging
 import os
 
@@ -15,9 +16,17 @@ from history.routing import websocket_urlpatterns  # noqa: E402
 
 logging.getLogger("history.live").info(fast_path_status())
 
-application = ProtocolTypeRouter(
+from rooms.events import bind_server_loop  # noqa: E402
+
+router = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": WebsocketAuthMiddleware(URLRouter(websocket_urlpatterns)),
     }
 )
+
+
+async def application(scope, receive, send):
+    # Worker threads publish on the server's loop with a bounded wait (rooms.events).
+    bind_server_loop(asyncio.get_running_loop())
+    return await router(scope, receive, send)

@@ -4,11 +4,17 @@ Selectors and services raise `DomainError`s; the API turns them into responses w
 status below, and the websocket consumer into close codes or `error` frames.
 """
 
+import logging
+import sys
+
+from django import db
 from django.http import JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+logger = logging.getLogger(__name__)
 
 
 class DomainError(Exception):
@@ -74,6 +80,23 @@ class ServiceUnavailable(DomainError):
     detail = "Service unavailable."
 
 
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database dropped the connection or is restarting. Nothing was stored by the
+    failed call (its transaction rolled back), so the client retries it as it was, with
+    the same client_id."""
+
+    code = "database_unavailable"
+    detail = "The database is briefly unavailable. Try again in a few seconds."
+    retry_after = 5
+
+
+def database_unavailable(exc: BaseException | None) -> DatabaseUnavailable | None:
+    """The domain error for a lost or refused database connection, else None."""
+    if isinstance(exc, (db.OperationalError, db.InterfaceError)):
+        return DatabaseUnavailable()
+    return None
+
+
 def _first_message(detail) -> str:
     """The first human-readable message of a DRF error detail (dict, list or string)."""
     if isinstance(detail, dict):
@@ -122,7 +145,23 @@ def page_not_found(request, exception):
     return defaults.page_not_found(request, exception)
 
 
+def database_unavailable_response(request, unavailable: DatabaseUnavailable):
+    body = {"detail": unavailable.detail, "code": unavailable.code}
+    headers = {"Retry-After": str(unavailable.retry_after)}
+    if _is_api(request):
+        return JsonResponse(body, status=unavailable.status_code, headers=headers)
+    response = defaults.server_error(request, template_name="503.html")
+    response.status_code = unavailable.status_code
+    response.headers.update(headers)
+    return response
+
+
 def server_error(request):
+    """Django calls this while the uncaught exception is being handled (outside a view: a
+    middleware's query): a lost database connection is a 503 there too."""
+    unavailable = database_unavailable(sys.exc_info()[1])
+    if unavailable is not None:
+        return database_unavailable_response(request, unavailable)
     if _is_api(request):
         return JsonResponse({"detail": "Server error.", "code": "server_error"}, status=500)
     return defaults.server_error(request)

@@ -87,7 +87,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "huiliao_site.middleware.AsyncWhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -96,6 +96,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Last, so it is the first to see a view's exception: a lost database is a 503.
+    "huiliao_site.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "huiliao_site.urls"
@@ -120,28 +122,52 @@ TEMPLATES = [
 # --- Database ---------------------------------------------------------------------------
 # SQLite is the embedded default. WAL lets readers run beside the single writer, and
 # IMMEDIATE transactions take the write lock up front, so two posters queue on the lock
-# (busy timeout) instead of failing with "database is locked" half-way through.
-DATABASE_URL = env_str("DATABASE_URL")
-if DATABASE_URL:
-    DATABASES = {
-        "default": dj_database_url.parse(
-            DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60), conn_health_checks=True
-        )
-    }
-else:
-    DATABASES = {
-        "default": {
+# (busy timeout) instead of failing with "database is locked" half-way through. The same
+# options apply however SQLite is chosen (no DATABASE_URL, or DATABASE_URL=sqlite:///…).
+SQLITE_OPTIONS = {
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+    "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;PRAGMA busy_timeout=20000;",
+}
+# PostgreSQL: each process borrows connections from one bounded pool (psycopg's). Under
+# ASGI every request runs in a thread of its own, so persistent per-thread connections
+# (CONN_MAX_AGE) pile up with the threads; a pool caps a process at DB_POOL_MAX backends.
+# A request that finds the pool empty waits up to DB_POOL_TIMEOUT seconds, then gets 503
+# database_unavailable. Connections are checked before each use, so a backend that
+# PostgreSQL terminated is replaced instead of failing the next request.
+DB_POOL_MAX = env_int("DB_POOL_MAX", 16)
+DB_POOL_TIMEOUT = env_float("DB_POOL_TIMEOUT", 10.0)
+
+
+def database_settings(url: str) -> dict:
+    if not url:
+        return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": env_str("SQLITE_PATH") or str(BASE_DIR / "db.sqlite3"),
-            "OPTIONS": {
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-                "init_command": (
-                    "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;PRAGMA busy_timeout=20000;"
-                ),
+            "OPTIONS": dict(SQLITE_OPTIONS),
+        }
+    database = dj_database_url.parse(url)
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database["OPTIONS"] = {**SQLITE_OPTIONS, **database.get("OPTIONS", {})}
+    elif database["ENGINE"] == "django.db.backends.postgresql" and DB_POOL_MAX > 0:
+        database["CONN_MAX_AGE"] = 0  # the pool keeps the connections
+        database["CONN_HEALTH_CHECKS"] = True  # Django: the pool checks each one it lends
+        database["OPTIONS"] = {
+            **database.get("OPTIONS", {}),
+            "pool": {
+                "min_size": min(2, DB_POOL_MAX),
+                "max_size": DB_POOL_MAX,
+                "timeout": DB_POOL_TIMEOUT,
             },
         }
-    }
+    else:  # DB_POOL_MAX=0: a connection per request, closed at its end
+        database["CONN_MAX_AGE"] = 0
+        database["CONN_HEALTH_CHECKS"] = True
+    return database
+
+
+DATABASE_URL = env_str("DATABASE_URL")
+DATABASES = {"default": database_settings(DATABASE_URL)}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"

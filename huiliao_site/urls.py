@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from huiliao_site.health import healthz, readyz
 from huiliao_site.metrics import metrics_view
 
 admin.site.site_header = _("Huiliao organiser console")
@@ -27,6 +28,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),
     path("metrics", metrics_view, name="metrics"),
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("rooms.urls_poster")),
     path("", include("rooms.urls_pages")),

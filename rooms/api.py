@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 
 from accounts.api import ErrorSerializer, PublicUserSerializer
 from accounts.models import User
+from huiliao_site.api import StrictCharField
 from huiliao_site.errors import InvalidInput, PermissionDenied
 from rooms import selectors, services
 from rooms.avatars import AVATAR_CHOICES, avatar_list
@@ -82,7 +83,7 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
 
 
 class CursorQuerySerializer(serializers.Serializer):
-    cursor = serializers.CharField(required=False, max_length=200)
+    cursor = StrictCharField(required=False, max_length=200)
     limit = serializers.IntegerField(
         required=False, min_value=1, max_value=LIST_MAX, default=LIST_DEFAULT
     )
@@ -133,7 +134,7 @@ class GeofenceSerializer(serializers.Serializer):
 
 
 class RoomCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(min_length=1, max_length=64)
+    name = StrictCharField(min_length=1, max_length=64)
     expires_at = serializers.DateTimeField(
         required=False,
         allow_null=True,
@@ -172,15 +173,15 @@ class NearbyQuerySerializer(serializers.Serializer):
 
 
 class AnnouncementSerializer(serializers.Serializer):
-    text = serializers.CharField(allow_blank=True, max_length=2000)
+    text = StrictCharField(allow_blank=True, max_length=2000)
     updated_at = UtcDateTimeField(allow_null=True, read_only=True)
 
 
 class RoomSummarySerializer(serializers.Serializer):
     """A room as lists show it."""
 
-    code = serializers.CharField()
-    name = serializers.CharField()
+    code = StrictCharField()
+    name = StrictCharField()
     owner = PublicUserSerializer()
     status = serializers.ChoiceField(choices=Room.Status.choices)
     created_at = UtcDateTimeField()
@@ -204,11 +205,11 @@ class RoomDetailSerializer(RoomSummarySerializer):
     my_role = serializers.ChoiceField(
         choices=Membership.Role.choices, allow_null=True, help_text="null unless I am a member."
     )
-    my_display_name = serializers.CharField(allow_null=True)
+    my_display_name = StrictCharField(allow_null=True)
     my_avatar = serializers.ChoiceField(
         choices=AVATAR_CHOICES, allow_null=True, help_text="My preset avatar's key."
     )
-    my_avatar_url = serializers.CharField(allow_null=True)
+    my_avatar_url = StrictCharField(allow_null=True)
     can_manage = serializers.BooleanField(help_text="Whether I may close the room.")
     announcement = AnnouncementSerializer(
         allow_null=True, help_text="null for those who are not members."
@@ -217,7 +218,7 @@ class RoomDetailSerializer(RoomSummarySerializer):
 
 class RoomListSerializer(serializers.Serializer):
     results = MyRoomSerializer(many=True)
-    next = serializers.CharField(allow_null=True, help_text="Cursor of the next page, or null.")
+    next = StrictCharField(allow_null=True, help_text="Cursor of the next page, or null.")
 
 
 class NearbyListSerializer(serializers.Serializer):
@@ -227,23 +228,21 @@ class NearbyListSerializer(serializers.Serializer):
 class MemberSerializer(serializers.Serializer):
     """What others see of a member: never their account details."""
 
-    display_name = serializers.CharField()
+    display_name = StrictCharField()
     avatar = serializers.ChoiceField(choices=AVATAR_CHOICES, help_text="The preset's key.")
-    avatar_url = serializers.CharField(
-        help_text="The preset's image; never the account's own avatar."
-    )
+    avatar_url = StrictCharField(help_text="The preset's image; never the account's own avatar.")
     role = serializers.ChoiceField(choices=Membership.Role.choices)
 
 
 class MemberListSerializer(serializers.Serializer):
     count = serializers.IntegerField()
     results = MemberSerializer(many=True)
-    next = serializers.CharField(allow_null=True, help_text="Cursor of the next page, or null.")
+    next = StrictCharField(allow_null=True, help_text="Cursor of the next page, or null.")
 
 
 class AvatarSerializer(serializers.Serializer):
     key = serializers.ChoiceField(choices=AVATAR_CHOICES)
-    url = serializers.CharField()
+    url = StrictCharField()
 
 
 class AvatarListSerializer(serializers.Serializer):
@@ -297,7 +296,9 @@ def room_detail(*, room: Room, user: User, membership: Membership | None) -> dic
 
 
 def validated_query(serializer_class, request) -> dict:
-    data = serializer_class(data=request.query_params)
+    # A plain dict, not the QueryDict: DRF reads a blank form value as "absent", so
+    # `?role=` would list every room instead of saying that "" is no role.
+    data = serializer_class(data=request.query_params.dict())
     data.is_valid(raise_exception=True)
     return data.validated_data
 

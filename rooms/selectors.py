@@ -41,6 +41,26 @@ def membership_get(*, room: Room, user: User, for_update: bool = False) -> Membe
     return rows.filter(room=room, user=user).first()
 
 
+def membership_lock_for_posting(*, room: Room, user: User) -> Membership | None:
+    """The poster's membership, locked until the transaction ends (one member's posts take
+    turns, so each throttle count sees the others'), read in one statement with the room's
+    current open/expiry state, which is copied onto `room`: a socket holds its Room from
+    connect time, and the organiser may have closed it or moved its expiry since."""
+    membership = (
+        Membership.objects.select_for_update(of=("self",))
+        .select_related("room")
+        .filter(room=room, user=user)
+        .first()
+    )
+    if membership is not None:
+        room.closed_at = membership.room.closed_at
+        room.expires_at = membership.room.expires_at
+        membership.room = room
+    else:
+        room.refresh_from_db(fields=["closed_at", "expires_at"])
+    return membership
+
+
 def room_get_for_member(*, code: str, user: User) -> tuple[Room, Membership]:
     """The room and the caller's current membership; 404 unknown, 403 not a member/banned."""
     room = room_get(code=code)

@@ -37,6 +37,10 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, t
     if database["ENGINE"] == "django.db.backends.sqlite3":
         path = tmp_path_factory.mktemp("db") / "test.sqlite3"
         database.setdefault("TEST", {})["NAME"] = str(path)
+    # The test process itself opens plain connections: its helper threads (asyncio.to_thread,
+    # the concurrency tests' threads) use the ORM outside any request and never hand a
+    # pooled connection back. The servers the tests start use the pool, as in production.
+    database.get("OPTIONS", {}).pop("pool", None)
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ from django.db import connections
 from accounts.services import token_for
 from history.live.registry import get_hub
 from huiliao_site.asgi import application
+from rooms.events import bind_server_loop
 
 TIMEOUT = 5
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,6 +45,9 @@ async def _hub_per_test():
     yield
     await get_hub().close()
     await asyncio.sleep(0)
+    # The application remembered this test's loop as "the server's"; the next test has
+    # its own (this one stops, and publishing to a stopped loop is refused).
+    bind_server_loop(None)
     # A server has one event loop for its life; tests have one each. channels-redis keeps
     # locks bound to the loop that first waited on them, so a layer shared across tests
     # fails in the next one ("bound to a different event loop"): start each test afresh.

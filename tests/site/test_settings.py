@@ -17,7 +17,8 @@ SETTINGS_ENV = {
     "ALLOWED_HOSTS",
     "CSRF_TRUSTED_ORIGINS",
     "DATABASE_URL",
-    "DB_CONN_MAX_AGE",
+    "DB_POOL_MAX",
+    "DB_POOL_TIMEOUT",
     "SQLITE_PATH",
     "REDIS_URL",
     "REDIS_PREFIX",
@@ -155,14 +156,57 @@ def test_settings_sqlite_default_uses_wal(tmp_path):
     assert path.exists()
 
 
-def test_settings_database_url_selects_postgresql():
+def test_settings_database_url_selects_postgresql_with_a_bounded_pool():
     out = django(
         "from django.conf import settings as s\n"
         "d = s.DATABASES['default']\n"
-        "out = [d['ENGINE'], d['NAME'], d['USER'], d['HOST'], d['PORT'], d['CONN_MAX_AGE']]",
+        "pool = d['OPTIONS']['pool']\n"
+        "out = [d['ENGINE'], d['NAME'], d['USER'], d['HOST'], d['PORT'], d['CONN_MAX_AGE'],"
+        " d['CONN_HEALTH_CHECKS'], pool['min_size'], pool['max_size'], pool['timeout']]",
         DATABASE_URL="postgres://huiliao:pw@db.internal:5433/huiliao",
     )
-    assert out == ["django.db.backends.postgresql", "huiliao", "huiliao", "db.internal", 5433, 60]
+    assert out == [
+        "django.db.backends.postgresql",
+        *("huiliao", "huiliao", "db.internal", 5433),
+        0,  # the pool keeps connections, not the threads
+        True,  # each pooled connection is checked before it is lent out
+        *(2, 16, 10.0),
+    ]
+
+
+def test_settings_pool_size_and_no_pool():
+    sized = django(
+        "from django.conf import settings as s\n"
+        "out = s.DATABASES['default']['OPTIONS']['pool']['max_size']",
+        DATABASE_URL="postgres://huiliao:pw@db.internal:5433/huiliao",
+        DB_POOL_MAX="40",
+    )
+    off = django(
+        "from django.conf import settings as s\n"
+        "d = s.DATABASES['default']\n"
+        "out = ['pool' in d['OPTIONS'], d['CONN_MAX_AGE']]",
+        DATABASE_URL="postgres://huiliao:pw@db.internal:5433/huiliao",
+        DB_POOL_MAX="0",
+    )
+    assert (sized, off) == (40, [False, 0])
+
+
+def test_settings_sqlite_url_gets_the_embedded_options(tmp_path):
+    """DATABASE_URL=sqlite:///… must not lose WAL, IMMEDIATE and the busy timeout."""
+    path = tmp_path / "by-url.sqlite3"
+    out = django(
+        "from django.conf import settings as s\n"
+        "from django.db import connection\n"
+        "with connection.cursor() as cursor:\n"
+        "    cursor.execute('PRAGMA journal_mode')\n"
+        "    mode = cursor.fetchone()[0]\n"
+        "    cursor.execute('PRAGMA busy_timeout')\n"
+        "    busy = cursor.fetchone()[0]\n"
+        "d = s.DATABASES['default']\n"
+        "out = [d['NAME'], d['OPTIONS']['transaction_mode'], mode, busy]",
+        DATABASE_URL=f"sqlite:///{path}",
+    )
+    assert out == [str(path), "IMMEDIATE", "wal", 20000]
 
 
 def test_settings_without_redis_url_uses_in_memory_layer():
