@@ -105,21 +105,34 @@ def _trusted_origin(origin: str, parts) -> bool:
     return False
 
 
-def origin_is_ours(origin: str, host: str | None = None) -> bool:
-    """Whether a browser page at `origin` may use our session cookie on a socket to `host`."""
+def origin_is_ours(origin: str, host: str | None = None, *, secure: bool = False) -> bool:
+    """Whether a browser page at `origin` may use our session cookie on a socket to `host`.
+
+    As Django's CSRF origin check: the page's scheme, host and port must be the socket's
+    own (https for a wss socket), with the host one of ALLOWED_HOSTS, or the origin one of
+    CSRF_TRUSTED_ORIGINS. Another port or scheme of an allowed name is another origin."""
     parts = urlsplit(origin)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         return False
     if _trusted_origin(origin, parts):
         return True
-    # The page talks to the host that served it: same origin, whatever ALLOWED_HOSTS says.
-    # (Host itself was not checked against ALLOWED_HOSTS by anyone on a websocket.)
-    if host and parts.netloc.lower() == host.lower():
-        domain, _port = split_domain_port(host)
-        return validate_host(domain, settings.ALLOWED_HOSTS)
-    # A "*" in ALLOWED_HOSTS accepts any Host header, which must not make every web page
-    # on the internet one of our origins.
-    return validate_host(parts.hostname, [h for h in settings.ALLOWED_HOSTS if h != "*"])
+    if not host:
+        return False
+    domain, _port = split_domain_port(host)
+    # A "*" in ALLOWED_HOSTS accepts any Host header; the origin must still be that host.
+    if not validate_host(domain, settings.ALLOWED_HOSTS):
+        return False
+    expected = f"{'https' if secure else 'http'}://{host}"
+    return origin.lower() == expected.lower()
+
+
+def socket_is_secure(scope) -> bool:
+    """wss, directly or (only behind our own proxy) as X-Forwarded-Proto says."""
+    if scope.get("scheme") == "wss":
+        return True
+    if settings.REST_FRAMEWORK.get("NUM_PROXIES", 0) > 0:
+        return (_header(scope, b"x-forwarded-proto") or "").lower() == "https"
+    return False
 
 
 def _header(scope, name: bytes) -> str | None:
@@ -135,7 +148,8 @@ def credentials_from_scope(scope) -> Credentials | None:
         key = authorization[6:].strip()
         return Credentials(TOKEN, key) if key else None
     origin = _header(scope, b"origin")
-    if origin is None or not origin_is_ours(origin, _header(scope, b"host")):
+    secure = socket_is_secure(scope)
+    if origin is None or not origin_is_ours(origin, _header(scope, b"host"), secure=secure):
         return None
     session_key = parse_cookie(_header(scope, b"cookie") or "").get(settings.SESSION_COOKIE_NAME)
     return Credentials(SESSION, session_key) if session_key else None

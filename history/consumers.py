@@ -9,6 +9,7 @@ so hello, replay, replies and live frames leave in one order.
 
 import json
 import logging
+import time
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -37,6 +38,15 @@ from rooms.models import CODE_ALPHABET, CODE_LENGTH, Room
 logger = logging.getLogger(__name__)
 
 INVALID_AFTER_SEQ = "after_seq must be a whole number ≥ 0."
+# A resume re-reads up to HUILIAO_RESUME_LIMIT rows and sends as many frames: a client
+# that really lost its place resumes once; a loop of them is refused.
+RESUME_BUDGET = 5
+RESUME_WINDOW_SECONDS = 10.0
+RESUME_REFUSED = (
+    "rate_limited",
+    f"Slow down: at most {RESUME_BUDGET} resumes every {RESUME_WINDOW_SECONDS:g} s.",
+)
+SERVER_ERROR = ("server_error", "Something went wrong with that frame; nothing was stored.")
 
 
 def _post(*, room: Room, user, body: Any, client_id: Any) -> tuple[protocol.Frame, bool]:
@@ -165,7 +175,19 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             last = frame["message"]["seq"]
         socket.go_live(last)
 
+    def _resume_allowed(self) -> bool:
+        now = time.monotonic()
+        recent = [at for at in getattr(self, "resumes", []) if now - at < RESUME_WINDOW_SECONDS]
+        self.resumes = recent
+        if len(recent) >= RESUME_BUDGET:
+            return False
+        recent.append(now)
+        return True
+
     async def _resume(self, after: int) -> None:
+        if not self._resume_allowed():
+            self.socket.push_frame(protocol.error_frame(*RESUME_REFUSED))
+            return
         self.socket.live = False
         replay, replay_from, last_seq = await in_db_thread(_replay)(room=self.room, after=after)
         await self._send_replay(replay, replay_from, last_seq, after)
@@ -188,7 +210,15 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         if not isinstance(content, dict) or not isinstance(content.get("type"), str):
             socket.push_frame(protocol.error_frame("invalid", "Send a JSON object with a type."))
             return
-        await self.receive_json(content)
+        try:
+            await self.receive_json(content)
+        except Exception:
+            # A bug must cost the client one refused frame, not the socket (a socket that
+            # died with 1011 would stay attached to its room until the idle sweep).
+            logger.exception(
+                "room %s: could not handle a %r frame", self.room.code, content["type"]
+            )
+            socket.push_frame(protocol.error_frame(*SERVER_ERROR))
 
     async def receive_json(self, content: dict[str, Any], **kwargs) -> None:
         kind = content["type"]

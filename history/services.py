@@ -9,6 +9,7 @@ from history import selectors
 from history.events import message_frame, message_restored_frame
 from history.models import Message
 from huiliao_site.errors import DomainError, InvalidInput
+from huiliao_site.text import is_valid_unicode
 from rooms import events, protocol
 from rooms import selectors as room_selectors
 from rooms import services as room_services
@@ -21,6 +22,8 @@ CLIENT_ID_MAX = 64
 def clean_body(body) -> str:
     if not isinstance(body, str):
         raise InvalidInput("body must be a string.", code="invalid_body")
+    if not is_valid_unicode(body):
+        raise InvalidInput("body must be valid Unicode text.", code="invalid_body")
     if "\x00" in body:
         # PostgreSQL cannot store a NUL in text (REST refuses it in the serializer already).
         raise InvalidInput("body must not contain null characters.", code="invalid_body")
@@ -38,6 +41,8 @@ def clean_client_id(client_id) -> str:
             "client_id is required (a fresh UUID per message).", code="invalid_client_id"
         )
     client_id = client_id.strip()
+    if not is_valid_unicode(client_id):
+        raise InvalidInput("client_id must be valid Unicode text.", code="invalid_client_id")
     if "\x00" in client_id:
         raise InvalidInput("client_id must not contain null characters.", code="invalid_client_id")
     if len(client_id) > CLIENT_ID_MAX:

@@ -8,6 +8,7 @@ import logging
 import sys
 
 from django import db
+from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
@@ -154,6 +155,17 @@ def database_unavailable_response(request, unavailable: DatabaseUnavailable):
     response.status_code = unavailable.status_code
     response.headers.update(headers)
     return response
+
+
+def bad_request(request, exception):
+    """Django's 400s (a body over DATA_UPLOAD_MAX_MEMORY_SIZE, a Host not allowed): the
+    API answers in its own shape; pages keep Django's."""
+    if not _is_api(request):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        body = {"detail": "The request body is too large.", "code": "request_too_large"}
+        return JsonResponse(body, status=413)
+    return JsonResponse({"detail": "Bad request.", "code": "bad_request"}, status=400)
 
 
 def server_error(request):

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI from our own static files, not a CDN
     "csp",
     "accounts",
     "rooms",
@@ -262,15 +263,25 @@ X_FRAME_OPTIONS = "DENY"
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Only a proxy we run sets X-Forwarded-Proto; without one (HUILIAO_NUM_PROXIES=0)
+    # any client could claim https with it.
+    if env_int("HUILIAO_NUM_PROXIES", 0) > 0:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Off by default, for plain-HTTP trial deployments; docs/deploy.md turns them on
+    # (then `manage.py check --deploy` is clean). Health and metrics stay reachable over
+    # plain HTTP for the load balancer and the scraper.
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 
 # Content Security Policy (django-csp): scripts only from our own files, so an injected
 # <script> or inline handler never runs. Pages pass data to their scripts in
 # json_script elements (data, not code). 'self' also covers our own ws:/wss: socket.
-# The API docs page (Swagger UI) loads its code from a CDN with an inline bootstrap, so it
-# is left out; it serves no user content.
+# The API docs page (Swagger UI) is served from our own static files with its bootstrap
+# as a separate script, so it runs under the same policy.
 CONTENT_SECURITY_POLICY = {
-    "EXCLUDE_URL_PREFIXES": ["/api/docs/"],
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
@@ -296,12 +307,13 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["huiliao_site.api.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "huiliao_site.errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "login": env_str("HUILIAO_LOGIN_RATE", "30/min"),
         "room_create": env_str("HUILIAO_ROOM_CREATE_RATE", "30/hour"),
+        "announcement": env_str("HUILIAO_ANNOUNCEMENT_RATE", "20/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Throttles key anonymous callers by address. Left unset, DRF keys them by the whole
@@ -315,6 +327,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Temporary chat rooms for conferences and events.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # Several models have a field called `kind`; name each choice set once.
     "ENUM_NAME_OVERRIDES": {

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from django.views.static import serve
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from huiliao_site.health import healthz, readyz
 from huiliao_site.metrics import metrics_view
@@ -12,6 +12,7 @@ admin.site.site_header = _("Huiliao organiser console")
 admin.site.site_title = _("Huiliao")
 admin.site.index_title = _("Rooms and attendees")
 
+handler400 = "huiliao_site.errors.bad_request"
 handler404 = "huiliao_site.errors.page_not_found"
 handler500 = "huiliao_site.errors.server_error"
 
@@ -25,7 +26,7 @@ api_v1 = [
 urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),
     path("metrics", metrics_view, name="metrics"),
     path("healthz", healthz, name="healthz"),

@@ -306,17 +306,19 @@ def validated_query(serializer_class, request) -> dict:
 # --- Views --------------------------------------------------------------------------------
 
 
-class RoomCreateThrottle(ScopedRateThrottle):
-    """Only creating is throttled, not listing."""
+class WritesThrottle(ScopedRateThrottle):
+    """Throttles a view's writes (per user, by its `throttle_scope`), never its reads:
+    creating rooms, not listing them; setting the announcement (a frame to every socket
+    of the room), not reading it."""
 
     def allow_request(self, request, view):
-        if request.method != "POST":
+        if request.method in ("GET", "HEAD", "OPTIONS"):
             return True
         return super().allow_request(request, view)
 
 
 class RoomListView(APIView):
-    throttle_classes = [RoomCreateThrottle]
+    throttle_classes = [WritesThrottle]
     throttle_scope = "room_create"
 
     @extend_schema(
@@ -418,6 +420,9 @@ class RoomDetailView(APIView):
 
 
 class AnnouncementView(APIView):
+    throttle_classes = [WritesThrottle]
+    throttle_scope = "announcement"
+
     @extend_schema(
         operation_id="rooms_announcement_get",
         responses={200: AnnouncementSerializer, **error_responses(401, 403, 404)},
@@ -434,9 +439,10 @@ class AnnouncementView(APIView):
     @extend_schema(
         operation_id="rooms_announcement_set",
         request=AnnouncementSerializer,
-        responses={200: AnnouncementSerializer, **error_responses(400, 401, 403, 404, 410)},
+        responses={200: AnnouncementSerializer, **error_responses(400, 401, 403, 404, 410, 429)},
         description="Set the announcement (the seed's setBBS): owner or moderators of an "
-        "open room. Pushes an `announcement` frame.",
+        "open room. Pushes an `announcement` frame. Throttled per user "
+        "(`HUILIAO_ANNOUNCEMENT_RATE`, 429 `throttled`).",
     )
     def put(self, request, code):
         data = AnnouncementSerializer(data=request.data)

@@ -33,9 +33,10 @@ def publish(room: Room, frame: protocol.Frame) -> None:
     _publish_on_commit(room.code, protocol.layer_event(frame))
 
 
-def publish_close_member(room: Room, user_id) -> None:
-    """Close `user_id`'s sockets in `room` in every process (they left or were banned)."""
-    _publish_on_commit(room.code, protocol.layer_close_member(user_id))
+def publish_close_member(room: Room, user_id, code: int = protocol.CLOSE_FORBIDDEN) -> None:
+    """Close `user_id`'s sockets in `room` in every process (they left or were banned:
+    4403; their credentials ended: 4401)."""
+    _publish_on_commit(room.code, protocol.layer_close_member(user_id, code))
 
 
 def _publish_on_commit(code: str, message: dict[str, Any]) -> None:

@@ -103,5 +103,12 @@ def layer_event(frame: Frame) -> dict[str, Any]:
     return {"type": LAYER_EVENT, "frame": frame}
 
 
-def layer_close_member(user_id) -> dict[str, Any]:
-    return {"type": LAYER_CONTROL, "action": CONTROL_CLOSE_MEMBER, "user_id": str(user_id)}
+def layer_close_member(user_id, code: int = CLOSE_FORBIDDEN) -> dict[str, Any]:
+    """Close a user's sockets in a room: 4403 when they left or were banned, 4401 when
+    their credentials ended (logout, a revoked token, a deactivated account)."""
+    return {
+        "type": LAYER_CONTROL,
+        "action": CONTROL_CLOSE_MEMBER,
+        "user_id": str(user_id),
+        "code": code,
+    }

@@ -145,7 +145,8 @@ class RoomFeed:
             await self.handle(event["frame"])
         elif event.get("type") == protocol.LAYER_CONTROL:
             if event.get("action") == protocol.CONTROL_CLOSE_MEMBER:
-                self.close_member(event["user_id"])
+                code = event.get("code", protocol.CLOSE_FORBIDDEN)
+                self.close_member(event["user_id"], code)
 
     async def handle(self, frame: protocol.Frame) -> None:
         kind = frame.get("type")
@@ -164,10 +165,10 @@ class RoomFeed:
             self.members = frame["count"]
         self._deliver(None, protocol.encode(frame))
 
-    def close_member(self, user_id: str) -> None:
+    def close_member(self, user_id: str, code: int = protocol.CLOSE_FORBIDDEN) -> None:
         self.removed[user_id] = self.hub.clock()
         for socket in [s for s in self.sockets if s.user_id == user_id]:
-            socket.close(protocol.CLOSE_FORBIDDEN)
+            socket.close(code)
 
     def was_removed(self, user_id: str, *, since: float) -> bool:
         """A "close member" for `user_id` arrived after `since` (while its socket was still

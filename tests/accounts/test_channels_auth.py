@@ -44,12 +44,13 @@ async def echo_app(scope, receive, send):
         pass
 
 
-async def who(*headers: tuple[str, str]) -> dict:
+async def who(*headers: tuple[str, str], scheme: str = "ws") -> dict:
     communicator = WebsocketCommunicator(
         WebsocketAuthMiddleware(echo_app),
         "/ws/rooms/ABCD2345/",
         headers=[(name.encode(), value.encode()) for name, value in headers],
     )
+    communicator.scope["scheme"] = scheme  # before the first await: the app reads it then
     connected, _ = await communicator.connect()
     assert connected
     frame = await communicator.receive_json_from()
@@ -127,10 +128,37 @@ async def test_ws_auth_session_same_origin_with_port_is_user(person, session_coo
     assert frame == as_user(person, "session")
 
 
-async def test_ws_auth_session_from_allowed_host_is_user(person, session_cookie):
-    # ALLOWED_HOSTS (the development defaults include localhost) are our own origins.
-    frame = await who(session_cookie, ("origin", "http://localhost:8000"))
+@pytest.mark.parametrize(
+    ("origin", "host"),
+    [
+        ("http://localhost:8000", None),  # an allowed name, but not this socket's host
+        ("https://127.0.0.1", "127.0.0.1:18431"),  # another scheme and port of our host
+        ("http://127.0.0.1:9999", "127.0.0.1:18431"),  # another port
+        ("https://testserver", "testserver"),  # https page, plain ws socket
+    ],
+)
+async def test_ws_auth_session_needs_scheme_host_and_port_to_match(session_cookie, origin, host):
+    headers = [session_cookie, ("origin", origin)] + ([("host", host)] if host else [])
+    assert await who(*headers) == ANONYMOUS
+
+
+async def test_ws_auth_session_https_page_on_wss_is_user(person, session_cookie):
+    frame = await who(
+        session_cookie, ("origin", "https://testserver"), ("host", "testserver"), scheme="wss"
+    )
     assert frame == as_user(person, "session")
+
+
+async def test_ws_auth_forwarded_proto_counts_only_behind_a_proxy(person, session_cookie, settings):
+    headers = [
+        session_cookie,
+        ("origin", "https://testserver"),
+        ("host", "testserver"),
+        ("x-forwarded-proto", "https"),
+    ]
+    assert await who(*headers) == ANONYMOUS
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    assert await who(*headers) == as_user(person, "session")
 
 
 @pytest.mark.parametrize(
@@ -160,7 +188,10 @@ async def test_ws_auth_session_foreign_origin_with_wildcard_allowed_hosts_is_ano
         == ANONYMOUS
     )
     same_origin = await who(
-        session_cookie, ("origin", "https://chat.example.com"), ("host", "chat.example.com")
+        session_cookie,
+        ("origin", "https://chat.example.com"),
+        ("host", "chat.example.com"),
+        scheme="wss",
     )
     assert same_origin == as_user(person, "session")
 

@@ -417,7 +417,12 @@ def test_member_inline_ban_pushes_events(
     target.refresh_from_db()
     assert target.banned is True
     assert live.frames(2) == [
-        {"type": "room.control", "action": "close_member", "user_id": str(target.user_id)},
+        {
+            "type": "room.control",
+            "action": "close_member",
+            "user_id": str(target.user_id),
+            "code": 4403,
+        },
         {"type": "members", "count": 1},
     ]
 
@@ -486,7 +491,12 @@ def test_membership_change_page_bans_through_service(
         )
     assert response.status_code == 302
     assert live.frames(2) == [
-        {"type": "room.control", "action": "close_member", "user_id": str(target.user_id)},
+        {
+            "type": "room.control",
+            "action": "close_member",
+            "user_id": str(target.user_id),
+            "code": 4403,
+        },
         {"type": "members", "count": 1},
     ]
 

@@ -137,7 +137,12 @@ def test_events_leave_closes_sockets_then_count_then_notice(
         api_client_for(membership.user).post(f"/api/v1/rooms/{room.code}/leave")
     notice = Message.objects.get(room=room, seq=2)
     assert received(layer, channel) == [
-        {"type": "room.control", "action": "close_member", "user_id": str(membership.user_id)},
+        {
+            "type": "room.control",
+            "action": "close_member",
+            "user_id": str(membership.user_id),
+            "code": 4403,
+        },
         {"type": "members", "count": 1},
         message_frame(notice, None),
     ]

@@ -144,7 +144,11 @@ def _session_cookie(user) -> bytes:
 
 async def test_connect_session_from_our_origin_is_accepted(room, user):
     cookie = await db(_session_cookie)(user)
-    headers = [(b"origin", b"http://127.0.0.1:8000"), (b"cookie", cookie)]
+    headers = [
+        (b"origin", b"http://127.0.0.1:8000"),
+        (b"host", b"127.0.0.1:8000"),
+        (b"cookie", cookie),
+    ]
     communicator = await open_socket(room.code, headers=headers)
     assert await receive(communicator) == {
         "type": "hello",

@@ -36,7 +36,11 @@ def session_headers(user) -> list[tuple[bytes, bytes]]:
     user.refresh_from_db()
     client.force_login(user)
     cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
-    return [(b"origin", b"http://127.0.0.1:8000"), (b"cookie", cookie)]
+    return [
+        (b"origin", b"http://127.0.0.1:8000"),
+        (b"host", b"127.0.0.1:8000"),
+        (b"cookie", cookie),
+    ]
 
 
 async def open_by_kind(kind: str, code: str, user):

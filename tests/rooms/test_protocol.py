@@ -84,4 +84,6 @@ def test_layer_messages():
         "type": "room.control",
         "action": "close_member",
         "user_id": "42",
+        "code": 4403,
     }
+    assert protocol.layer_close_member(42, protocol.CLOSE_NO_CREDENTIALS)["code"] == 4401

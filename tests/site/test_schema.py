@@ -211,13 +211,21 @@ def test_schema_command_passes_fail_on_warn(tmp_path):
     assert "Warning" not in result.stderr and "Error" not in result.stderr
 
 
-def test_docs_render_swagger_ui(db, client):
+def test_docs_render_swagger_ui_from_our_own_files_under_the_csp(db, client):
     response = client.get("/api/docs/")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html")
+    assert "script-src 'self'" in response["Content-Security-Policy"]
     page = response.content.decode()
-    assert "SwaggerUIBundle" in page
-    assert '"/api/schema/"' in page
+    assert (
+        '<script src="/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js"' in page
+    )
+    assert "cdn" not in page.lower()
+    assert '<script src="/api/docs/?script="' in page  # the bootstrap is a file too
+    script = client.get("/api/docs/?script=")
+    assert script["Content-Type"].startswith("application/javascript")
+    assert "SwaggerUIBundle" in script.content.decode()
+    assert '"/api/schema/"' in script.content.decode()
 
 
 def test_admin_shows_login_page(db, client):

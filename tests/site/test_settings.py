@@ -28,6 +28,10 @@ SETTINGS_ENV = {
     "MEDIA_URL",
     "MEDIA_ROOT",
     "SECURE_COOKIES",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    "SECURE_HSTS_PRELOAD",
     "HUILIAO_LOGIN_RATE",
     "HUILIAO_ROOM_CREATE_RATE",
     "HUILIAO_NUM_PROXIES",
@@ -275,3 +279,31 @@ def test_settings_wechat_from_environment():
         WECHAT_TIMEOUT="2.5",
     )
     assert out == ["wx123", "shh", "http://127.0.0.1:9", 2.5]
+
+
+# The production settings docs/deploy.md and the README document, behind one proxy.
+DOCUMENTED_PRODUCTION = {
+    "DEBUG": "0",
+    "SECRET_KEY": "production-" + "k" * 40 + "-Zq9#x",
+    "ALLOWED_HOSTS": "chat.example.com",
+    "HUILIAO_NUM_PROXIES": "1",
+    "SECURE_SSL_REDIRECT": "1",
+    "SECURE_HSTS_SECONDS": "31536000",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS": "1",
+    "SECURE_HSTS_PRELOAD": "1",
+}
+
+
+def test_check_deploy_is_clean_under_the_documented_production_settings():
+    result = run(["manage.py", "check", "--deploy"], **DOCUMENTED_PRODUCTION)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "System check identified no issues (0 silenced)."
+
+
+def test_forwarded_proto_is_trusted_only_behind_a_proxy():
+    code = (
+        "from django.conf import settings as s\nout = getattr(s, 'SECURE_PROXY_SSL_HEADER', None)"
+    )
+    production = {k: v for k, v in DOCUMENTED_PRODUCTION.items() if k != "HUILIAO_NUM_PROXIES"}
+    assert django(code, **production) is None
+    assert django(code, **DOCUMENTED_PRODUCTION) == ["HTTP_X_FORWARDED_PROTO", "https"]
