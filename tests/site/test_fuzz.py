@@ -16,7 +16,7 @@ import pytest
 from accounts.services import token_for
 from tests.accounts.conftest import APPID, SECRET, wechat  # noqa: F401 (the fixture)
 from tests.factories import RoomFactory, UserFactory, join
-from tests.live.conftest import ROOT, DaphneProcess
+from tests.live.conftest import DaphneProcess
 from tests.servers import database_env
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fuzz]
@@ -92,7 +92,7 @@ def schemathesis(server: DaphneProcess, token: str, report_dir) -> subprocess.Co
             "--report-dir",
             str(report_dir),
         ],  # fmt: skip
-        cwd=ROOT,
+        cwd=report_dir.parent,  # its cache (.schemathesis/) stays out of the checkout
         capture_output=True,
         text=True,
         timeout=900,
