@@ -30,6 +30,7 @@ from huiliao_site.errors import (
     NotAuthenticated,
     NotFound,
     PermissionDenied,
+    database_failures,
     database_unavailable,
 )
 from rooms import protocol
@@ -250,7 +251,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         except (db.OperationalError, db.InterfaceError) as exc:
             # Nothing was stored: the client re-sends with the same client_id.
             unavailable = database_unavailable(exc)
-            logger.warning("post refused, database unavailable: %s", exc)
+            database_failures.failed(exc, what=f"socket post in room {self.room.code}")
             self.socket.push_frame(protocol.error_frame(unavailable.code, unavailable.detail))
             return
         if not created:

@@ -15,6 +15,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from huiliao_site.logs import FailureLog
+
 logger = logging.getLogger(__name__)
 
 
@@ -89,6 +91,11 @@ class DatabaseUnavailable(ServiceUnavailable):
     code = "database_unavailable"
     detail = "The database is briefly unavailable. Try again in a few seconds."
     retry_after = 5
+
+
+# One outage log for every way a lost database shows (requests, socket posts): the first
+# failure with its traceback, then a count per minute, then its end.
+database_failures = FailureLog(logger, "database requests")
 
 
 def database_unavailable(exc: BaseException | None) -> DatabaseUnavailable | None:

@@ -1,15 +1,13 @@
 """Middleware of our own, kept apart from the settings that list it."""
 
-import logging
-
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from whitenoise.middleware import WhiteNoiseMiddleware
 
-from huiliao_site.errors import database_unavailable, database_unavailable_response
-from huiliao_site.logs import FailureLog
-
-logger = logging.getLogger(__name__)
-database_failures = FailureLog(logger, "database requests")
+from huiliao_site.errors import (
+    database_failures,
+    database_unavailable,
+    database_unavailable_response,
+)
 
 
 class AsyncWhiteNoiseMiddleware(WhiteNoiseMiddleware):
