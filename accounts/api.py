@@ -4,13 +4,12 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts import selectors, services
 from accounts.models import User
-from huiliao_site.api import StrictCharField
+from huiliao_site.api import OneLineTextField, StrictCharField
+from huiliao_site.throttles import LiveScopedRateThrottle
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -51,7 +50,7 @@ def reject_control_characters(value: str) -> None:
         raise serializers.ValidationError("Must not contain control characters.")
 
 
-class NicknameField(StrictCharField):
+class NicknameField(OneLineTextField):
     # DRF trims whitespace before the length validators run, so 1-32 applies to the
     # trimmed nickname, and the schema shows the real bounds.
     def __init__(self, **kwargs):
@@ -119,19 +118,6 @@ class WechatLoginSerializer(serializers.Serializer):
 
 class GuestLoginSerializer(serializers.Serializer):
     nickname = NicknameField()
-
-
-class LiveScopedRateThrottle(ScopedRateThrottle):
-    """ScopedRateThrottle that reads the rates when asked, not once at import.
-
-    DRF copies DEFAULT_THROTTLE_RATES into a class attribute when rest_framework.throttling
-    is first imported, so a changed REST_FRAMEWORK setting (a test's override) would never
-    reach it. `api_settings` is reloaded on every settings change.
-    """
-
-    @property
-    def THROTTLE_RATES(self):
-        return api_settings.DEFAULT_THROTTLE_RATES
 
 
 class LoginThrottleMixin:

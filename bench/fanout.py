@@ -383,7 +383,7 @@ def make_room(members: int, kind: str) -> tuple[str, list[str]]:
     now = timezone.now()
     Membership.objects.bulk_create(
         [
-            Membership(
+            Membership.unsaved(
                 room=room, user=user, display_name=user.nickname, avatar="sun", joined_at=now
             )
             for user in users[1:]

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from history import services
 from history.events import with_sender_names
 from history.models import Message
-from rooms.admin import OwnRoomsFilter, RoomAdmin, can_manage, scoped_to_owner
+from rooms.admin import OwnRoomsFilter, RoomAdmin, can_manage, scoped_to_owner, user_label
 
 EXPORT_CHUNK = 2000
 
@@ -52,11 +52,32 @@ class MessageAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # hide instead: the sequence has no gaps, clients page by it
 
-    @admin.display(description=_("sender"), ordering="sender__nickname")
+    def get_list_display(self, request):
+        # Organisers know people by their room identity; only superusers, who answer for
+        # the accounts, see whose account it was.
+        if request.user.is_superuser:
+            return [*self.list_display, "sender_account"]
+        return self.list_display
+
+    def get_readonly_fields(self, request, obj=None):
+        if request.user.is_superuser:
+            return [*self.readonly_fields, "sender_account"]
+        return self.readonly_fields
+
+    def get_fields(self, request, obj=None):
+        if request.user.is_superuser:
+            return [*self.fields, "sender_account"]
+        return self.fields
+
+    @admin.display(description=_("sender"), ordering="sender_display_name")
     def sender_name(self, message: Message) -> str:
-        if message.sender_id is None:
+        if message.kind == Message.Kind.SYSTEM or message.sender_id is None:
             return gettext("(system)")
-        return message.sender_display_name or message.sender.public_name
+        return message.sender_display_name
+
+    @admin.display(description=_("account"))
+    def sender_account(self, message: Message) -> str:
+        return user_label(message.sender) if message.sender_id is not None else ""
 
     @admin.display(description=_("message"))
     def body_preview(self, message: Message) -> str:
@@ -143,9 +164,8 @@ def export_lines(*, room_ids: list[int]) -> Iterator[str]:
         yield "\ufeff"
         yield writer.writerow(header)
         for message in messages_for_export(room_ids=room_ids):
-            sender = ""
-            if message.sender_id is not None:
-                sender = message.sender_display_name or message.sender.public_name
+            is_text = message.kind == Message.Kind.TEXT and message.sender_id is not None
+            sender = message.sender_display_name if is_text else ""
             yield writer.writerow(
                 [
                     message.room.code,

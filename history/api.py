@@ -11,9 +11,10 @@ from history.events import message_payload
 from history.models import Message
 from history.selectors import PAGE_DEFAULT, PAGE_MAX
 from history.services import BODY_MAX, CLIENT_ID_MAX
-from huiliao_site.api import StrictCharField
+from huiliao_site.api import OneLineTextField, StrictCharField
 from rooms import selectors as room_selectors
 from rooms.api import (
+    MemberSerializer,
     RoomDetailSerializer,
     UtcDateTimeField,
     error_responses,
@@ -22,19 +23,27 @@ from rooms.api import (
     room_detail,
     validated_query,
 )
-from rooms.avatars import AVATAR_CHOICES
+from rooms.models import DISPLAY_NAME_MAX
 
 
 class EnterSerializer(serializers.Serializer):
-    latitude = latitude_field(required=False, allow_null=True, default=None)
-    longitude = longitude_field(required=False, allow_null=True, default=None)
-    display_name = StrictCharField(
+    latitude = latitude_field(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="With longitude, or neither (400 otherwise): for a geofenced room.",
+    )
+    longitude = longitude_field(
+        required=False, allow_null=True, default=None, help_text="With latitude, or neither."
+    )
+    display_name = OneLineTextField(
         required=False,
         allow_null=True,
         default=None,
         min_length=1,
-        max_length=32,
-        help_text="What others see; defaults to my nickname (or my current display name).",
+        max_length=DISPLAY_NAME_MAX,
+        help_text="What others see, unique among the room's current members (409 "
+        "`display_name_taken`); defaults to my nickname (or my current display name).",
     )
     # Checked by the service (400 `invalid_avatar`), which owns the list of keys.
     # Any JSON value reaches the service, whose one avatar rule answers invalid_avatar with
@@ -82,20 +91,13 @@ class MessagesQuerySerializer(serializers.Serializer):
         return attrs
 
 
-class SenderSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    display_name = StrictCharField()
-    avatar = serializers.ChoiceField(choices=AVATAR_CHOICES, help_text="The preset's key.")
-    avatar_url = StrictCharField(help_text="The preset's image; never the account's own avatar.")
-
-
 class MessageSerializer(serializers.Serializer):
     """For the schema only: responses are `history.events.message_payload`, the same
     shape as the socket's `message` frame."""
 
     seq = serializers.IntegerField()
     client_id = StrictCharField(allow_null=True)
-    sender = SenderSerializer(allow_null=True, help_text="null for system notices.")
+    sender = MemberSerializer(allow_null=True, help_text="null for system notices.")
     kind = serializers.ChoiceField(choices=Message.Kind.choices)
     body = StrictCharField(help_text="Empty when hidden.")
     hidden = serializers.BooleanField()
@@ -119,9 +121,12 @@ class EnterView(APIView):
     @extend_schema(
         operation_id="rooms_enter",
         request=EnterSerializer,
-        responses={200: RoomDetailSerializer, **error_responses(400, 401, 403, 404, 410)},
+        responses={200: RoomDetailSerializer, **error_responses(400, 401, 403, 404, 409, 410)},
         description="Enter the room (the seed's enterChatRoom), or change my display name "
         "or preset avatar (400 `invalid_avatar` for an unknown key) by entering again. A "
+        "display name another current member goes by (compared after NFKC and case "
+        "folding) is 409 `display_name_taken`; without one I enter under my nickname, "
+        'numbered ("Alice 2") if someone has it. A '
         "geofenced room needs my coordinates (400 `location_required`) within its radius "
         '(403 `outside_geofence`); its owner is always let in. Posts "<name> joined" '
         "when I was not in the room.",

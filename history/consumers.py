@@ -33,6 +33,7 @@ from huiliao_site.errors import (
     database_failures,
     database_unavailable,
 )
+from huiliao_site.lookups import failed_lookup_record, failed_lookups_wait, socket_address
 from rooms import protocol
 from rooms.models import CODE_ALPHABET, CODE_LENGTH, Room
 
@@ -83,7 +84,13 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             await self._refuse(protocol.CLOSE_NO_CREDENTIALS)
             return
         code = self.scope["url_route"]["kwargs"]["code"].upper()
+        # One cache read per handshake (a local Redis answers in well under a millisecond).
+        address = socket_address(self.scope)
+        if failed_lookups_wait(address) is not None:
+            await self._refuse(protocol.CLOSE_TOO_MANY)
+            return
         if not _is_code(code):
+            failed_lookup_record(address)
             await self._refuse(protocol.CLOSE_UNKNOWN_ROOM)
             return
         hub = get_hub()
@@ -105,6 +112,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             socket.close(protocol.CLOSE_NO_CREDENTIALS)
             return
         except NotFound:
+            failed_lookup_record(address)
             socket.close(protocol.CLOSE_UNKNOWN_ROOM)
             return
         except PermissionDenied:
@@ -127,7 +135,12 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             return
         self.room, self.user = opened.room, opened.user
         socket.push_frame(
-            protocol.hello_frame(room=code, last_seq=opened.last_seq, members=self.feed.members)
+            protocol.hello_frame(
+                room=code,
+                last_seq=opened.last_seq,
+                members=self.feed.members,
+                my_member_id=opened.member_id,
+            )
         )
         if after_error:
             socket.push_frame(protocol.error_frame("invalid", INVALID_AFTER_SEQ))

@@ -6,40 +6,38 @@ from django.db.models import OuterRef, QuerySet, Subquery
 
 from history.models import Message
 from rooms import protocol
-from rooms.avatars import avatar_default, avatar_url
 from rooms.models import Membership
 from rooms.protocol import Frame, iso_datetime
 
+# What a message shows of its sender: their identity in this room, read at read time (a
+# rename shows on old messages too; names are unique among current members, so a rename
+# cannot take over someone else's).
+SENDER_FIELDS = ("member_id", "display_name", "avatar", "role")
+
 
 def with_sender_names(messages: QuerySet[Message]) -> QuerySet[Message]:
-    """Annotate each message with its sender's current display name and preset avatar in
-    the room."""
+    """Annotate each message with its sender's member_id, display name, preset avatar and
+    role in the room (`sender_member_id`, …), one indexed look-up each."""
     membership = Membership.objects.filter(room=OuterRef("room_id"), user=OuterRef("sender_id"))
-    return messages.select_related("sender").annotate(
-        sender_display_name=Subquery(membership.values("display_name")[:1]),
-        sender_avatar=Subquery(membership.values("avatar")[:1]),
+    return messages.annotate(
+        **{f"sender_{field}": Subquery(membership.values(field)[:1]) for field in SENDER_FIELDS}
     )
 
 
-def message_payload(
-    message: Message, *, display_name: str | None = None, avatar: str | None = None
-) -> dict[str, Any]:
+def sender_from_membership(message: Message, membership: Membership) -> Message:
+    """Give a message just stored the annotations with_sender_names would read."""
+    for field in SENDER_FIELDS:
+        setattr(message, f"sender_{field}", getattr(membership, field))
+    return message
+
+
+def message_payload(message: Message) -> dict[str, Any]:
     sender = None
-    if message.sender_id is not None:
-        name = display_name or getattr(message, "sender_display_name", None)
-        key = avatar or getattr(message, "sender_avatar", None)
-        if not key:
-            # Only a message read without with_sender_names gets here (the room is then
-            # fetched once): still the room's preset, never the account's own avatar.
-            key = avatar_default(room_code=message.room.code, user_id=message.sender_id)
-        # The account's avatar_url (a WeChat photo) would unmask the display name: rooms
-        # show the member's preset instead, under the same key for older clients.
-        sender = {
-            "id": str(message.sender_id),
-            "display_name": name or message.sender.public_name,
-            "avatar": key,
-            "avatar_url": avatar_url(key),
-        }
+    # A notice's stored sender is the member it reports on, for their budget: not shown.
+    if message.sender_id is not None and message.kind == Message.Kind.TEXT:
+        sender = protocol.member_payload(
+            **{field: getattr(message, f"sender_{field}") for field in SENDER_FIELDS}
+        )
     return {
         "seq": message.seq,
         "client_id": message.client_id,
@@ -51,12 +49,8 @@ def message_payload(
     }
 
 
-def message_frame(
-    message: Message, *, display_name: str | None = None, avatar: str | None = None
-) -> Frame:
-    return protocol.message_frame(
-        message_payload(message, display_name=display_name, avatar=avatar)
-    )
+def message_frame(message: Message) -> Frame:
+    return protocol.message_frame(message_payload(message))
 
 
 def message_restored_frame(message: Message) -> Frame:

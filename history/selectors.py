@@ -94,18 +94,31 @@ def message_find_by_client_id(*, room: Room, sender, client_id: str) -> Message 
     ).first()
 
 
-def throttle_check_post(*, room: Room, user, now: dt.datetime | None = None) -> None:
-    """At most HUILIAO_POST_RATE_COUNT messages per member per room in a sliding window of
-    HUILIAO_POST_RATE_SECONDS, counted in the database so that every process and both
-    transports (REST and socket) share one budget."""
-    now = now or timezone.now()
+def _recent_posts(*, room: Room, user, now: dt.datetime) -> list[dt.datetime]:
+    """When the member's latest posts in the window were made (newest first, at most a
+    budget's worth): their messages and the join/leave notices they caused."""
     window = dt.timedelta(seconds=settings.HUILIAO_POST_RATE_SECONDS)
-    recent = list(
+    return list(
         Message.objects.filter(room=room, sender=user, created_at__gt=now - window)
         .order_by("-created_at")
         .values_list("created_at", flat=True)[: settings.HUILIAO_POST_RATE_COUNT]
     )
+
+
+def post_budget_left(*, room: Room, user) -> int:
+    return settings.HUILIAO_POST_RATE_COUNT - len(
+        _recent_posts(room=room, user=user, now=timezone.now())
+    )
+
+
+def throttle_check_post(*, room: Room, user, now: dt.datetime | None = None) -> None:
+    """At most HUILIAO_POST_RATE_COUNT posts (messages, join and leave notices) per member
+    per room in a sliding window of HUILIAO_POST_RATE_SECONDS, counted in the database so
+    that every process and both transports (REST and socket) share one budget."""
+    now = now or timezone.now()
+    recent = _recent_posts(room=room, user=user, now=now)
     if len(recent) >= settings.HUILIAO_POST_RATE_COUNT:
+        window = dt.timedelta(seconds=settings.HUILIAO_POST_RATE_SECONDS)
         wait = (recent[-1] + window - now).total_seconds()
         raise Throttled(
             f"Slow down: at most {settings.HUILIAO_POST_RATE_COUNT} messages every "
@@ -147,6 +160,7 @@ class SocketOpen:
     last_seq: int
     replay: list[Frame]
     replay_from: int | None  # set when the replay was truncated to its newest messages
+    member_id: str  # the socket's own member_id in the room (the hello frame tells it)
 
 
 def socket_open(*, code: str, credentials: Credentials, after: int | None) -> SocketOpen:
@@ -169,7 +183,9 @@ def socket_open(*, code: str, credentials: Credentials, after: int | None) -> So
     replay, replay_from = [], None
     if after is not None:
         replay, replay_from = messages_replay(room=room, after=after)
-    return SocketOpen(membership.user, room, room.last_seq, replay, replay_from)
+    return SocketOpen(
+        membership.user, room, room.last_seq, replay, replay_from, membership.member_id
+    )
 
 
 def sockets_open(*, requests: list[tuple[str, Credentials]]) -> list[SocketOpen | DomainError]:
@@ -224,7 +240,7 @@ def _opened(membership: Membership) -> SocketOpen | DomainError:
     except DomainError as exc:
         return exc
     room = membership.room
-    return SocketOpen(membership.user, room, room.last_seq, [], None)
+    return SocketOpen(membership.user, room, room.last_seq, [], None, membership.member_id)
 
 
 def _session_users(keys: list[str]) -> dict[str, tuple[Any, str]]:

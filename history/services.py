@@ -6,7 +6,7 @@ from django.utils.translation import gettext
 
 from accounts.models import User
 from history import selectors
-from history.events import message_frame, message_restored_frame
+from history.events import message_frame, message_restored_frame, sender_from_membership
 from history.models import Message
 from huiliao_site.errors import DomainError, InvalidInput
 from huiliao_site.text import is_valid_unicode
@@ -59,8 +59,7 @@ def _store(
     kind: str,
     body: str,
     client_id: str | None,
-    display_name: str | None = None,
-    avatar: str | None = None,
+    membership: Membership | None = None,
 ) -> Message:
     """Store a message under the room's next seq and publish it after commit."""
     # Chat messages need the room open at the very moment they get their seq.
@@ -74,7 +73,9 @@ def _store(
         client_id=client_id,
         created_at=timezone.now(),
     )
-    events.publish(room, message_frame(message, display_name=display_name, avatar=avatar))
+    if membership is not None:
+        sender_from_membership(message, membership)
+    events.publish(room, message_frame(message))
     return message
 
 
@@ -112,16 +113,25 @@ def _message_store_new(*, room: Room, user: User, body: str, client_id: str) -> 
         kind=Message.Kind.TEXT,
         body=body,
         client_id=client_id,
-        display_name=membership.display_name,
-        avatar=membership.avatar,
+        membership=membership,
     )
-    message.sender_display_name = membership.display_name
-    message.sender_avatar = membership.avatar
     return message
 
 
-def system_message_post(*, room: Room, body: str) -> Message:
-    return _store(room=room, sender=None, kind=Message.Kind.SYSTEM, body=body, client_id=None)
+def system_message_post(*, room: Room, body: str, actor: User | None = None) -> Message:
+    """A notice from the room itself. `actor`, the member whose act it reports, is stored
+    as its sender (never shown: notices have no sender in any payload) so that their
+    notices count against their posting budget like their messages do."""
+    return _store(room=room, sender=actor, kind=Message.Kind.SYSTEM, body=body, client_id=None)
+
+
+def _notice_allowed(*, room: Room, membership: Membership) -> bool:
+    """Whether a member's enter or leave may post its notice: never for a muted member
+    (a mute would otherwise leave them a voice, the name in "X joined"), nor past their
+    posting budget (enter/leave loops would flood the room)."""
+    if membership.is_muted():
+        return False
+    return selectors.post_budget_left(room=room, user=membership.user_id) > 0
 
 
 def _joined_text(name: str) -> str:
@@ -143,7 +153,9 @@ def member_enter(
     latitude: float | None = None,
     longitude: float | None = None,
 ) -> room_services.EnterResult:
-    """Enter (or re-enter) a room; posts "<name> joined" when they were not in it."""
+    """Enter (or re-enter) a room; posts "<name> joined" when they were not in it, unless
+    they are muted. The notice counts against their posting budget: past it, entering is
+    refused with 429 `rate_limited` and nothing changes."""
     result = room_services.membership_enter(
         room=room,
         user=user,
@@ -153,7 +165,12 @@ def member_enter(
         longitude=longitude,
     )
     if result.joined:
-        system_message_post(room=room, body=_joined_text(result.membership.display_name))
+        if not result.membership.is_muted():
+            # Entering is posting: past the budget it is refused (429), like a message.
+            selectors.throttle_check_post(room=room, user=user)
+            system_message_post(
+                room=room, body=_joined_text(result.membership.display_name), actor=user
+            )
     return result
 
 
@@ -161,8 +178,13 @@ def member_enter(
 def member_leave(*, room: Room, user: User) -> Membership | None:
     """Leave a room; posts "<name> left" when they were in it."""
     membership = room_services.membership_leave(room=room, user=user)
-    if membership is not None and room.is_open():
-        system_message_post(room=room, body=_left_text(membership.display_name))
+    # Leaving always works; only its notice is subject to the member's voice and budget.
+    if (
+        membership is not None
+        and room.is_open()
+        and _notice_allowed(room=room, membership=membership)
+    ):
+        system_message_post(room=room, body=_left_text(membership.display_name), actor=user)
     return membership
 
 

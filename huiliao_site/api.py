@@ -1,5 +1,6 @@
 """Pieces every API module shares."""
 
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import parsers, serializers
 from rest_framework.exceptions import ParseError
 
@@ -22,6 +23,26 @@ class StrictCharField(serializers.CharField):
         if not is_valid_unicode(data):
             self.fail("unicode")
         return super().to_internal_value(data)
+
+
+# Control characters (Unicode category Cc) as a JSON Schema pattern.
+NO_CONTROL_CHARACTERS = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+
+
+class OneLineTextField(StrictCharField):
+    """A name shown inside other text (a display name in "X joined", a room name on a
+    poster): no control characters. The service that owns the name refuses them with its
+    own error code; this field states the rule in the schema, so clients and the schema
+    agree on what is accepted."""
+
+
+class OneLineTextFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = OneLineTextField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        return {**schema, "pattern": NO_CONTROL_CHARACTERS}
 
 
 class JSONParser(parsers.JSONParser):

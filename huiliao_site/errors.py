@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from huiliao_site.logs import FailureLog
+from huiliao_site.lookups import failed_lookup_record, request_address
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,12 @@ class NotFound(DomainError):
     detail = "Not found."
 
 
+class Conflict(DomainError):
+    status_code = status.HTTP_409_CONFLICT
+    code = "conflict"
+    detail = "This conflicts with the current state."
+
+
 class Gone(DomainError):
     status_code = status.HTTP_410_GONE
     code = "room_closed"
@@ -69,6 +76,19 @@ class Throttled(DomainError):
     def __init__(self, detail: str | None = None, *, code: str | None = None, wait: int = 1):
         super().__init__(detail, code=code)
         self.wait = max(1, int(wait))
+
+
+def too_many_guesses(wait: int) -> Throttled:
+    return Throttled(
+        f"Too many unknown room codes from your network. Check the code and try again in {wait} s.",
+        code="too_many_guesses",
+        wait=wait,
+    )
+
+
+# Not-found codes that name a guessable secret: each one counts against the caller's
+# address (huiliao_site.lookups).
+FAILED_LOOKUP_CODES = {"room_not_found"}
 
 
 class UpstreamError(DomainError):
@@ -118,6 +138,9 @@ def _first_message(detail) -> str:
 
 
 def api_exception_handler(exc, context):
+    request = context.get("request")
+    if request is not None and isinstance(exc, NotFound) and exc.code in FAILED_LOOKUP_CODES:
+        failed_lookup_record(request_address(request))
     if isinstance(exc, DomainError):
         headers = {"Retry-After": str(exc.wait)} if isinstance(exc, Throttled) else None
         return Response(

@@ -10,8 +10,16 @@ class FailureLog:
     and a line when it ends: a Redis outage during a busy session must not bury the log
     under one traceback per message."""
 
-    def __init__(self, logger: logging.Logger, subject: str, interval: float = 60.0) -> None:
+    def __init__(
+        self,
+        logger: logging.Logger,
+        subject: str,
+        interval: float = 60.0,
+        *,
+        traceback: bool = True,
+    ) -> None:
         self.logger = logger
+        self.traceback = traceback
         self.subject = subject
         self.interval = interval
         self.lock = threading.Lock()
@@ -33,8 +41,10 @@ class FailureLog:
                 if now - self.reported_at < self.interval:
                     return
                 count, self.unreported, self.reported_at = self.unreported, 0, now
-        if first:
+        if first and self.traceback:
             self.logger.error("%s failed (%s)", self.subject, what, exc_info=exc)
+        elif first:
+            self.logger.error("%s failed (%s): %s", self.subject, what, exc)
         else:
             self.logger.error(
                 "%s still failing: %d more failures in the last %.0f s (latest: %s)",

@@ -313,8 +313,13 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "login": env_str("HUILIAO_LOGIN_RATE", "30/min"),
         "room_create": env_str("HUILIAO_ROOM_CREATE_RATE", "30/hour"),
+        # Guests are free accounts: one address (a venue's Wi-Fi is one) gets this many.
+        "room_create_address": env_str("HUILIAO_ROOM_CREATE_ADDRESS_RATE", "60/hour"),
         "announcement": env_str("HUILIAO_ANNOUNCEMENT_RATE", "20/min"),
+        "nearby": env_str("HUILIAO_NEARBY_RATE", "20/min"),
+        "nearby_address": env_str("HUILIAO_NEARBY_ADDRESS_RATE", "300/min"),
     },
+    "DEFAULT_THROTTLE_CLASSES": ["huiliao_site.throttles.FailedLookupThrottle"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Throttles key anonymous callers by address. Left unset, DRF keys them by the whole
     # X-Forwarded-For header, which any client can vary to dodge the login throttle; set
@@ -352,6 +357,11 @@ HUILIAO_PUBLIC_URL = env_str("HUILIAO_PUBLIC_URL").rstrip("/")
 # A font file with Chinese glyphs for QR captions; empty: the first CJK font installed.
 HUILIAO_QR_FONT = env_str("HUILIAO_QR_FONT")
 HUILIAO_MAX_ROOM_DAYS = env_int("HUILIAO_MAX_ROOM_DAYS", 30)
+# Rooms that non-staff create through the API expire by default after this many hours.
+HUILIAO_DEFAULT_ROOM_HOURS = env_int("HUILIAO_DEFAULT_ROOM_HOURS", 24)
+# Unknown room codes one client address may try per window before every code is refused.
+HUILIAO_FAILED_LOOKUP_LIMIT = env_int("HUILIAO_FAILED_LOOKUP_LIMIT", 30)
+HUILIAO_FAILED_LOOKUP_WINDOW = env_int("HUILIAO_FAILED_LOOKUP_WINDOW", 600)
 # Posting throttle per member per room: at most POST_RATE_COUNT messages in POST_RATE_SECONDS.
 HUILIAO_POST_RATE_COUNT = env_int("HUILIAO_POST_RATE_COUNT", 10)
 HUILIAO_POST_RATE_SECONDS = env_int("HUILIAO_POST_RATE_SECONDS", 10)

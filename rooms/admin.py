@@ -159,11 +159,17 @@ class MembershipForm(forms.ModelForm):
         fields = ["display_name", "role", "banned"]
 
     def clean_display_name(self):
-        # The service's own rule (1-32 characters, no control characters), as a form error.
+        # The service's own rules (1-32 characters, no control characters, not another
+        # current member's name), as a form error.
         try:
-            return services.clean_display_name(self.cleaned_data["display_name"], fallback="")
+            name = services.clean_display_name(self.cleaned_data["display_name"], fallback="")
+            if self.instance.pk and self.instance.is_current:
+                services.display_name_check_free(
+                    room=self.instance.room, name=name, membership=self.instance
+                )
         except DomainError as exc:
             raise ValidationError(exc.detail) from exc
+        return name
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -211,13 +217,26 @@ class RecentMembersFormSet(forms.BaseInlineFormSet):
         return self._recent
 
 
+def with_account_for_superusers(names: list[str]):
+    """A get_fields / get_readonly_fields that adds the member's account after their
+    member_id for superusers: organisers see only the room identity (the privacy rule)."""
+
+    def get(self, request, obj=None):
+        if not request.user.is_superuser:
+            return list(names)
+        at = names.index("member_id") + 1
+        return [*names[:at], "member_user", *names[at:]]
+
+    return get
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
     form = MembershipForm
     formset = RecentMembersFormSet
     fields = [
         "display_name",
-        "member_user",
+        "member_id",
         "role",
         "joined_at",
         "left_at",
@@ -225,7 +244,7 @@ class MembershipInline(admin.TabularInline):
         "mute_minutes",
         "banned",
     ]
-    readonly_fields = ["member_user", "joined_at", "left_at", "muted_until"]
+    readonly_fields = ["member_id", "joined_at", "left_at", "muted_until"]
     extra = 0
     max_num = 0
     can_delete = False
@@ -242,7 +261,10 @@ class MembershipInline(admin.TabularInline):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("user").order_by("-joined_at", "-id")
 
-    @admin.display(description=_("user"))
+    get_fields = with_account_for_superusers(fields)
+    get_readonly_fields = with_account_for_superusers(readonly_fields)
+
+    @admin.display(description=_("account"))
     def member_user(self, membership: Membership) -> str:
         return user_label(membership.user)
 
@@ -509,7 +531,7 @@ class MembershipAdmin(admin.ModelAdmin):
     list_select_related = ["room"]
     fields = [
         "room",
-        "member_user",
+        "member_id",
         "display_name",
         "joined_at",
         "left_at",
@@ -518,7 +540,7 @@ class MembershipAdmin(admin.ModelAdmin):
         "mute_minutes",
         "banned",
     ]
-    readonly_fields = ["room", "member_user", "display_name", "joined_at", "left_at", "muted_until"]
+    readonly_fields = ["room", "member_id", "display_name", "joined_at", "left_at", "muted_until"]
     show_full_result_count = False
 
     def get_queryset(self, request):
@@ -538,7 +560,10 @@ class MembershipAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # ban instead: a deleted member could simply join again
 
-    @admin.display(description=_("user"))
+    get_fields = with_account_for_superusers(fields)
+    get_readonly_fields = with_account_for_superusers(readonly_fields)
+
+    @admin.display(description=_("account"))
     def member_user(self, membership: Membership) -> str:
         return user_label(membership.user)
 

@@ -18,23 +18,40 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from accounts.api import ErrorSerializer, PublicUserSerializer
+from accounts.api import ErrorSerializer
 from accounts.models import User
-from huiliao_site.api import StrictCharField
+from huiliao_site.api import OneLineTextField, StrictCharField
 from huiliao_site.errors import InvalidInput, PermissionDenied
-from rooms import selectors, services
+from huiliao_site.throttles import (
+    AddressThrottle,
+    AddressWritesThrottle,
+    FailedLookupThrottle,
+    LiveScopedRateThrottle,
+    WritesThrottle,
+)
+from rooms import protocol, selectors, services
 from rooms.avatars import AVATAR_CHOICES, avatar_list
-from rooms.models import GEOFENCE_MAX_RADIUS_M, GEOFENCE_MIN_RADIUS_M, Membership, Room
+from rooms.models import (
+    GEOFENCE_MAX_RADIUS_M,
+    GEOFENCE_MIN_RADIUS_M,
+    ROOM_NAME_MAX,
+    Membership,
+    Room,
+)
 
+# Nearby distances are rounded: with exact ones, three look-ups pin the venue down.
+DISTANCE_STEP_M = 10
 LIST_DEFAULT = 50
 LIST_MAX = 100
 
 
 def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
-    return {code: OpenApiResponse(ErrorSerializer) for code in statuses}
+    # Whatever can answer "no such room" can also answer 429 `too_many_guesses`.
+    if 404 in statuses:
+        statuses = (*statuses, 429)
+    return {code: OpenApiResponse(ErrorSerializer) for code in sorted(set(statuses))}
 
 
 # --- Fields -------------------------------------------------------------------------------
@@ -133,14 +150,23 @@ class GeofenceSerializer(serializers.Serializer):
     )
 
 
+class GeofenceShownSerializer(serializers.Serializer):
+    latitude = serializers.FloatField(
+        allow_null=True, help_text="The venue's point: null unless I manage the room."
+    )
+    longitude = serializers.FloatField(allow_null=True, help_text="As latitude.")
+    radius_m = serializers.IntegerField()
+
+
 class RoomCreateSerializer(serializers.Serializer):
-    name = StrictCharField(min_length=1, max_length=64)
+    name = OneLineTextField(min_length=1, max_length=ROOM_NAME_MAX)
     expires_at = serializers.DateTimeField(
         required=False,
         allow_null=True,
         default=None,
-        help_text="In the future, at most HUILIAO_MAX_ROOM_DAYS (default 30) days away; "
-        "null or absent: the room never expires.",
+        help_text="In the future, at most HUILIAO_MAX_ROOM_DAYS (default 30) days away. "
+        "null or absent: HUILIAO_DEFAULT_ROOM_HOURS (default 24) from now, or never for "
+        "staff.",
     )
     geofence = GeofenceSerializer(
         required=False, allow_null=True, default=None, help_text="null or absent: open to anyone."
@@ -177,17 +203,33 @@ class AnnouncementSerializer(serializers.Serializer):
     updated_at = UtcDateTimeField(allow_null=True, read_only=True)
 
 
+class MemberSerializer(serializers.Serializer):
+    """A person as the room knows them (rooms.protocol.member_payload): never their account.
+    The same shape as a message's `sender`."""
+
+    member_id = StrictCharField(
+        help_text="Their id in this room only: the same person has another in every room."
+    )
+    display_name = StrictCharField(help_text="Unique among the room's current members.")
+    avatar = serializers.ChoiceField(choices=AVATAR_CHOICES, help_text="The preset's key.")
+    avatar_url = StrictCharField(help_text="The preset's image; never the account's own avatar.")
+    role = serializers.ChoiceField(
+        choices=Membership.Role.choices,
+        help_text="owner and moderator carry a badge in every client; nobody can copy it.",
+    )
+
+
 class RoomSummarySerializer(serializers.Serializer):
     """A room as lists show it."""
 
     code = StrictCharField()
     name = StrictCharField()
-    owner = PublicUserSerializer()
+    owner = MemberSerializer(help_text="The organiser as the room knows them.")
     status = serializers.ChoiceField(choices=Room.Status.choices)
     created_at = UtcDateTimeField()
     expires_at = UtcDateTimeField(allow_null=True)
     closed_at = UtcDateTimeField(allow_null=True)
-    geofence = GeofenceSerializer(allow_null=True)
+    geofence = GeofenceShownSerializer(allow_null=True, help_text="null: open to anyone.")
     member_count = serializers.IntegerField()
     last_seq = serializers.IntegerField()
 
@@ -196,12 +238,23 @@ class MyRoomSerializer(RoomSummarySerializer):
     my_role = serializers.ChoiceField(choices=Membership.Role.choices, allow_null=True)
 
 
-class NearbyRoomSerializer(RoomSummarySerializer):
-    distance_m = serializers.IntegerField(help_text="Metres from the given point to the venue.")
+class NearbyRoomSerializer(serializers.Serializer):
+    """A room near me: how far, never where (the venue's point is not given out)."""
+
+    code = StrictCharField()
+    name = StrictCharField()
+    expires_at = UtcDateTimeField(allow_null=True)
+    member_count = serializers.IntegerField()
+    distance_m = serializers.IntegerField(
+        help_text=f"Metres from the given point to the venue, to the nearest {DISTANCE_STEP_M}."
+    )
 
 
 class RoomDetailSerializer(RoomSummarySerializer):
     is_member = serializers.BooleanField(help_text="Whether I am a current member.")
+    my_member_id = StrictCharField(
+        allow_null=True, help_text="My id in this room (messages whose sender has it are mine)."
+    )
     my_role = serializers.ChoiceField(
         choices=Membership.Role.choices, allow_null=True, help_text="null unless I am a member."
     )
@@ -225,15 +278,6 @@ class NearbyListSerializer(serializers.Serializer):
     results = NearbyRoomSerializer(many=True)
 
 
-class MemberSerializer(serializers.Serializer):
-    """What others see of a member: never their account details."""
-
-    display_name = StrictCharField()
-    avatar = serializers.ChoiceField(choices=AVATAR_CHOICES, help_text="The preset's key.")
-    avatar_url = StrictCharField(help_text="The preset's image; never the account's own avatar.")
-    role = serializers.ChoiceField(choices=Membership.Role.choices)
-
-
 class MemberListSerializer(serializers.Serializer):
     count = serializers.IntegerField()
     results = MemberSerializer(many=True)
@@ -252,25 +296,51 @@ class AvatarListSerializer(serializers.Serializer):
 # --- Payload builders (shared with history.api) -------------------------------------------
 
 
-def geofence_of(room: Room) -> dict | None:
+def round_distance(metres: float) -> int:
+    return int(round(metres / DISTANCE_STEP_M) * DISTANCE_STEP_M)
+
+
+def geofence_of(room: Room, *, show_venue: bool) -> dict | None:
+    """The fence; its point only for those who manage the room. A room's code travels
+    further than its venue (a photo of the poster), and the point locates the event."""
     if not room.has_geofence:
         return None
-    return {"latitude": room.latitude, "longitude": room.longitude, "radius_m": room.radius_m}
+    return {
+        "latitude": room.latitude if show_venue else None,
+        "longitude": room.longitude if show_venue else None,
+        "radius_m": room.radius_m,
+    }
 
 
-def room_summary(room: Room, *, member_count: int) -> dict:
+def owner_payload(room: Room) -> dict | None:
+    owner = selectors.room_owner(room)
+    if owner["member_id"] is None:
+        return None
+    return protocol.member_payload(**owner, role=Membership.Role.OWNER)
+
+
+def room_summary(room: Room, *, member_count: int, show_venue: bool) -> dict:
     return {
         "code": room.code,
         "name": room.name,
-        "owner": room.owner,
+        "owner": owner_payload(room),
         "status": room.status,
         "created_at": room.created_at,
         "expires_at": room.expires_at,
         "closed_at": room.closed_at,
-        "geofence": geofence_of(room),
+        "geofence": geofence_of(room, show_venue=show_venue),
         "member_count": member_count,
         "last_seq": room.last_seq,
     }
+
+
+def member_public(membership: Membership) -> dict:
+    return protocol.member_payload(
+        member_id=membership.member_id,
+        display_name=membership.display_name,
+        avatar=membership.avatar,
+        role=membership.role,
+    )
 
 
 def room_detail(*, room: Room, user: User, membership: Membership | None) -> dict:
@@ -278,9 +348,10 @@ def room_detail(*, room: Room, user: User, membership: Membership | None) -> dic
     current = membership if membership is not None and membership.is_current else None
     can_manage = selectors.user_can_manage_room(user=user, room=room)
     readable = current is not None or can_manage
-    data = room_summary(room, member_count=selectors.member_count(room=room))
+    data = room_summary(room, member_count=selectors.member_count(room=room), show_venue=can_manage)
     data.update(
         is_member=current is not None,
+        my_member_id=current.member_id if current else None,
         my_role=current.role if current else None,
         my_display_name=current.display_name if current else None,
         my_avatar=current.avatar if current else None,
@@ -306,19 +377,8 @@ def validated_query(serializer_class, request) -> dict:
 # --- Views --------------------------------------------------------------------------------
 
 
-class WritesThrottle(ScopedRateThrottle):
-    """Throttles a view's writes (per user, by its `throttle_scope`), never its reads:
-    creating rooms, not listing them; setting the announcement (a frame to every socket
-    of the room), not reading it."""
-
-    def allow_request(self, request, view):
-        if request.method in ("GET", "HEAD", "OPTIONS"):
-            return True
-        return super().allow_request(request, view)
-
-
 class RoomListView(APIView):
-    throttle_classes = [WritesThrottle]
+    throttle_classes = [WritesThrottle, AddressWritesThrottle]
     throttle_scope = "room_create"
 
     @extend_schema(
@@ -341,7 +401,8 @@ class RoomListView(APIView):
         )
         results = []
         for room in page:
-            item = room_summary(room, member_count=room.member_count)
+            manages = selectors.user_can_manage_room(user=request.user, room=room)
+            item = room_summary(room, member_count=room.member_count, show_venue=manages)
             # The owner who left their room still owns it.
             item["my_role"] = room.my_role or (
                 Membership.Role.OWNER if room.owner_id == request.user.pk else None
@@ -354,7 +415,8 @@ class RoomListView(APIView):
         request=RoomCreateSerializer,
         responses={201: RoomDetailSerializer, **error_responses(400, 401, 429)},
         description="Create a room (the seed's createRoom); I become its owner and first "
-        "member. Throttled per user (HUILIAO_ROOM_CREATE_RATE).",
+        "member. Throttled per user (HUILIAO_ROOM_CREATE_RATE) and per client address "
+        "(HUILIAO_ROOM_CREATE_ADDRESS_RATE): 429 `throttled`.",
     )
     def post(self, request):
         data = RoomCreateSerializer(data=request.data)
@@ -363,7 +425,9 @@ class RoomListView(APIView):
         room = services.room_create(
             owner=request.user,
             name=data.validated_data["name"],
-            expires_at=data.validated_data["expires_at"],
+            expires_at=services.expiry_for_new_room(
+                owner=request.user, expires_at=data.validated_data["expires_at"]
+            ),
             geofence=services.Geofence(**fence) if fence else None,
         )
         membership = selectors.membership_get(room=room, user=request.user)
@@ -374,20 +438,32 @@ class RoomListView(APIView):
 
 
 class RoomNearbyView(APIView):
+    # Each answer is a distance to a venue: a stream of them from many points would map
+    # every fenced room.
+    throttle_classes = [LiveScopedRateThrottle, AddressThrottle]
+    throttle_scope = "nearby"
+
     @extend_schema(
         operation_id="rooms_nearby",
         parameters=[NearbyQuerySerializer],
-        responses={200: NearbyListSerializer, **error_responses(400, 401)},
-        description="Open rooms whose geofence holds the point, nearest first (at most 50).",
+        responses={200: NearbyListSerializer, **error_responses(400, 401, 429)},
+        description="Open rooms whose geofence holds the point, nearest first (at most 50), "
+        "each with its distance rounded to 10 m and never its venue's point. Throttled per "
+        "user (HUILIAO_NEARBY_RATE) and per address: 429 `throttled`.",
     )
     def get(self, request):
         query = validated_query(NearbyQuerySerializer, request)
         rooms = selectors.rooms_nearby(latitude=query["latitude"], longitude=query["longitude"])
-        results = []
-        for room in rooms:
-            item = room_summary(room, member_count=room.member_count)
-            item["distance_m"] = round(room.distance_m)
-            results.append(item)
+        results = [
+            {
+                "code": room.code,
+                "name": room.name,
+                "expires_at": room.expires_at,
+                "member_count": room.member_count,
+                "distance_m": round_distance(room.distance_m),
+            }
+            for room in rooms
+        ]
         return Response(NearbyListSerializer({"results": results}).data)
 
 
@@ -420,7 +496,7 @@ class RoomDetailView(APIView):
 
 
 class AnnouncementView(APIView):
-    throttle_classes = [WritesThrottle]
+    throttle_classes = [FailedLookupThrottle, WritesThrottle]
     throttle_scope = "announcement"
 
     @extend_schema(
@@ -472,14 +548,18 @@ class MembersView(APIView):
         page, cursor = keyset_page(
             selectors.members_current(room=room),
             time_field="joined_at",
-            key_field="user_id",
+            key_field="member_id",
             descending=False,
             cursor=query.get("cursor"),
             limit=query["limit"],
         )
         return Response(
             MemberListSerializer(
-                {"count": selectors.member_count(room=room), "results": page, "next": cursor}
+                {
+                    "count": selectors.member_count(room=room),
+                    "results": [member_public(membership) for membership in page],
+                    "next": cursor,
+                }
             ).data
         )
 

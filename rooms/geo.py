@@ -12,11 +12,13 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
-def bounding_box(lat: float, lon: float, radius_m: float) -> tuple[float, float, float, float]:
-    """(min_lat, max_lat, min_lon, max_lon) that holds every point within radius_m."""
-    dlat = math.degrees(radius_m / EARTH_RADIUS_M)
-    cos_lat = math.cos(math.radians(lat))
-    dlon = (
-        180.0 if cos_lat < 1e-6 else min(180.0, math.degrees(radius_m / (EARTH_RADIUS_M * cos_lat)))
-    )
-    return lat - dlat, lat + dlat, lon - dlon, lon + dlon
+def degrees_per_metre(lat: float, reach_m: float) -> tuple[float, float | None]:
+    """Degrees of latitude and of longitude per metre, for boxes up to `reach_m` around a
+    point at `lat`. The longitude figure is the largest on that reach (at the box's edge
+    nearest a pole), so a box built with it never misses; None where a box of that reach
+    comes near a pole and longitude cannot narrow anything."""
+    lat_per_m = math.degrees(1 / EARTH_RADIUS_M)
+    edge = abs(lat) + reach_m * lat_per_m
+    if edge >= 89.0:
+        return lat_per_m, None
+    return lat_per_m, lat_per_m / math.cos(math.radians(edge))

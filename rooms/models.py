@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from huiliao_site.text import name_key
 from rooms.avatars import AVATAR_CHOICES, AVATAR_MAX_LENGTH, avatar_url
 
 # No 0/O, 1/I/L: a code read off a projector or a printed poster must survive a human.
@@ -15,8 +16,18 @@ GEOFENCE_MIN_RADIUS_M = 50
 GEOFENCE_MAX_RADIUS_M = 50_000
 
 
+MEMBER_ID_LENGTH = 12
+DISPLAY_NAME_MAX = 32
+ROOM_NAME_MAX = 64
+
+
 def generate_room_code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def generate_member_id() -> str:
+    """A person's public id inside one room: random, so ids in two rooms never link."""
+    return secrets.token_urlsafe(9)  # 12 characters, 72 bits
 
 
 class Room(models.Model):
@@ -26,7 +37,7 @@ class Room(models.Model):
         CLOSED = "closed", _("closed")
 
     code = models.CharField(_("code"), max_length=CODE_LENGTH, unique=True, editable=False)
-    name = models.CharField(_("name"), max_length=64)
+    name = models.CharField(_("name"), max_length=ROOM_NAME_MAX)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -90,6 +101,10 @@ class Room(models.Model):
         return f"room.{self.code}"
 
 
+# A current member: entered, not left, not banned. The one definition; selectors use it.
+CURRENT_MEMBER = Q(left_at__isnull=True, banned=False)
+
+
 class Membership(models.Model):
     class Role(models.TextChoices):
         OWNER = "owner", _("owner")
@@ -100,8 +115,15 @@ class Membership(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
+    # The only way anyone else names this person in this room (frames, pages, moderation).
+    member_id = models.CharField(
+        _("member id"), max_length=MEMBER_ID_LENGTH, default=generate_member_id, editable=False
+    )
     role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.MEMBER)
-    display_name = models.CharField(_("display name"), max_length=32)
+    display_name = models.CharField(_("display name"), max_length=DISPLAY_NAME_MAX)
+    # huiliao_site.text.name_key(display_name): what uniqueness among current members is
+    # checked on, so "Alice" and "ＡＬＩＣＥ" cannot both be in the room.
+    name_key = models.CharField(max_length=DISPLAY_NAME_MAX * 4, editable=False, default="")
     # A preset key, never the account's avatar: others must not recognise the person.
     # rooms.services sets it (rooms.avatars.avatar_default unless the member picks one).
     avatar = models.CharField(_("avatar"), max_length=AVATAR_MAX_LENGTH, choices=AVATAR_CHOICES)
@@ -116,6 +138,14 @@ class Membership(models.Model):
         ordering = ["joined_at"]
         constraints = [
             models.UniqueConstraint(fields=["room", "user"], name="membership_unique_room_user"),
+            models.UniqueConstraint(
+                fields=["room", "member_id"], name="membership_unique_room_member_id"
+            ),
+            models.UniqueConstraint(
+                fields=["room", "name_key"],
+                condition=CURRENT_MEMBER,
+                name="membership_unique_current_name",
+            ),
         ]
         indexes = [
             models.Index(fields=["room", "joined_at"]),
@@ -124,6 +154,20 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return self.display_name
+
+    def save(self, *args, update_fields=None, **kwargs):
+        # The key always follows the name (bulk_create callers use `unsaved`).
+        self.name_key = name_key(self.display_name)
+        if update_fields is not None and "display_name" in update_fields:
+            update_fields = {*update_fields, "name_key"}
+        super().save(*args, update_fields=update_fields, **kwargs)
+
+    @classmethod
+    def unsaved(cls, **fields) -> "Membership":
+        """A membership for bulk_create, which skips save(): its name_key is set here."""
+        membership = cls(**fields)
+        membership.name_key = name_key(membership.display_name)
+        return membership
 
     @property
     def avatar_url(self) -> str:

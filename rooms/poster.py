@@ -12,8 +12,10 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from huiliao_site.errors import NotFound
+from huiliao_site.errors import NotFound, Throttled
+from huiliao_site.lookups import request_address
 from rooms import qr, selectors
+from rooms.views import too_many_guesses_page
 
 
 @require_GET
@@ -21,9 +23,11 @@ def poster(request: HttpRequest, code: str) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path(), login_url=reverse("admin:login"))
     try:
-        room = selectors.room_get(code=code)
+        room = selectors.room_get_guarded(code=code, address=request_address(request))
     except NotFound as exc:
         raise Http404(exc.detail) from exc
+    except Throttled as exc:
+        return too_many_guesses_page(request, exc)
     if not selectors.user_can_manage_room(user=request.user, room=room):
         raise PermissionDenied("Only the room's organiser can print its poster.")
     context = {

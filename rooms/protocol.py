@@ -3,12 +3,14 @@ two kinds of message the channel layer carries between processes. Defined here o
 `rooms.events` publishes them, `history.live` delivers them, docs/live.md describes them,
 and tests/rooms/test_protocol.py asserts each one exactly.
 
-A message's own payload (`{seq, client_id, sender, …}`) is built from the model in
+A message's own payload (`{seq, client_id, sender: {member_id, …}, …}`) is built from the model in
 `history.events`; this module only wraps it.
 """
 
 import json
 from typing import Any
+
+from rooms.avatars import avatar_url
 
 Frame = dict[str, Any]
 
@@ -21,6 +23,8 @@ CLOSE_UNKNOWN_ROOM = 4404  # give up
 CLOSE_TOO_SLOW = 4408  # fell too far behind, stopped reading, or silent: resume by seq
 CLOSE_ROOM_CLOSED = 4410  # after a room_closed frame: show the room read-only
 CLOSE_TOO_MANY_SOCKETS = 4429  # this user already holds HUILIAO_WS_MAX_PER_USER sockets
+# …or this address tried too many unknown room codes: the same advice, wait and retry.
+CLOSE_TOO_MANY = CLOSE_TOO_MANY_SOCKETS
 
 CLOSE_CODES = {
     CLOSE_NO_CREDENTIALS: "no_credentials",
@@ -33,13 +37,32 @@ CLOSE_CODES = {
 
 
 # --- server → client frames -----------------------------------------------------------------
+def member_payload(*, member_id: str, display_name: str, avatar: str, role: str) -> Frame:
+    """A person as everyone else in the room sees them (a message's sender, the members
+    list, the room's owner): never their account id, nickname or photo."""
+    return {
+        "member_id": member_id,
+        "display_name": display_name,
+        "avatar": avatar,
+        "avatar_url": avatar_url(avatar),
+        "role": role,
+    }
+
+
 def iso_datetime(value) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
-def hello_frame(*, room: str, last_seq: int, members: int) -> Frame:
-    """Always the first frame on a socket."""
-    return {"type": "hello", "room": room, "last_seq": last_seq, "members": members}
+def hello_frame(*, room: str, last_seq: int, members: int, my_member_id: str) -> Frame:
+    """Always the first frame on a socket; `my_member_id` tells the client which messages
+    are its own."""
+    return {
+        "type": "hello",
+        "room": room,
+        "last_seq": last_seq,
+        "members": members,
+        "my_member_id": my_member_id,
+    }
 
 
 def message_frame(payload: dict[str, Any]) -> Frame:

@@ -1,14 +1,24 @@
 """Reads, and the access checks that raise a domain error the API and consumer translate."""
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Abs
 from django.utils import timezone
 
 from accounts.models import User
-from huiliao_site.errors import Gone, NotFound, PermissionDenied
+from huiliao_site.errors import Gone, NotFound, PermissionDenied, too_many_guesses
+from huiliao_site.lookups import failed_lookup_record, failed_lookups_wait
+from huiliao_site.text import name_key
 from rooms import geo
-from rooms.models import CODE_ALPHABET, CODE_LENGTH, GEOFENCE_MAX_RADIUS_M, Membership, Room
+from rooms.models import (
+    CODE_ALPHABET,
+    CODE_LENGTH,
+    CURRENT_MEMBER,
+    GEOFENCE_MAX_RADIUS_M,
+    Membership,
+    Room,
+)
 
-CURRENT = Q(left_at__isnull=True, banned=False)
+CURRENT = CURRENT_MEMBER
 CURRENT_MEMBER_COUNT = Count(
     "memberships", filter=Q(memberships__left_at__isnull=True, memberships__banned=False)
 )
@@ -20,10 +30,25 @@ def room_get(*, code: str) -> Room:
     # cannot be a code names no room, without asking the database.
     if len(code) != CODE_LENGTH or any(char not in CODE_ALPHABET for char in code):
         raise NotFound("No such room.", code="room_not_found")
-    room = Room.objects.select_related("owner").filter(code=code).first()
+    room = Room.objects.filter(code=code).first()
     if room is None:
         raise NotFound("No such room.", code="room_not_found")
     return room
+
+
+def room_get_guarded(*, code: str, address: str) -> Room:
+    """room_get for a stranger's look-up (a page, the join form, a socket): each unknown
+    code counts against the client's address, and past HUILIAO_FAILED_LOOKUP_LIMIT every
+    code is refused with 429 `too_many_guesses`, found or not. (The API does the same in
+    its throttle and exception handler.)"""
+    wait = failed_lookups_wait(address)
+    if wait is not None:
+        raise too_many_guesses(wait)
+    try:
+        return room_get(code=code)
+    except NotFound:
+        failed_lookup_record(address)
+        raise
 
 
 def room_check_open(*, room: Room) -> None:
@@ -115,23 +140,52 @@ def membership_check_can_moderate(*, room: Room, user: User) -> None:
         raise PermissionDenied("Only the owner or a moderator can do this.", code="not_moderator")
 
 
+def display_name_in_use(*, room: Room, name: str, exclude: Membership | None) -> bool:
+    """Whether a current member other than `exclude` goes by `name` (after name_key)."""
+    rows = Membership.objects.filter(CURRENT, room=room, name_key=name_key(name))
+    if exclude is not None and exclude.pk is not None:
+        rows = rows.exclude(pk=exclude.pk)
+    return rows.exists()
+
+
 def member_count(*, room: Room) -> int:
     return Membership.objects.filter(CURRENT, room=room).count()
 
 
 def members_current(*, room: Room) -> QuerySet[Membership]:
-    return (
-        Membership.objects.filter(CURRENT, room=room)
-        .select_related("user")
-        .order_by("joined_at", "id")
+    return Membership.objects.filter(CURRENT, room=room).order_by("joined_at", "member_id")
+
+
+OWNER_FIELDS = ("member_id", "display_name", "avatar")
+
+
+def with_owner(rooms: QuerySet[Room]) -> QuerySet[Room]:
+    """Annotate each room with its owner's room identity (`owner_member_id`, …): lists
+    show the owner as the room knows them, never by account."""
+    owner = Membership.objects.filter(room=OuterRef("pk"), role=Membership.Role.OWNER)
+    return rooms.annotate(
+        **{f"owner_{field}": Subquery(owner.values(field)[:1]) for field in OWNER_FIELDS}
     )
+
+
+def room_owner(room: Room) -> dict:
+    """The owner's room identity (rooms annotated by with_owner answer without a query)."""
+    if not hasattr(room, "owner_member_id"):
+        row = (
+            Membership.objects.filter(room=room, role=Membership.Role.OWNER)
+            .values(*OWNER_FIELDS)
+            .first()
+        )
+        for field in OWNER_FIELDS:
+            setattr(room, f"owner_{field}", row[field] if row else None)
+    return {field: getattr(room, f"owner_{field}") for field in OWNER_FIELDS}
 
 
 def rooms_for_user(*, user: User, role: str | None = None) -> QuerySet[Room]:
     """Rooms the user owns and/or is a current member of, each annotated with `my_role`
     (owner / moderator / member) and `member_count`, newest first, in one query."""
     mine = Membership.objects.filter(room=OuterRef("pk"), user=user)
-    rooms = Room.objects.select_related("owner").annotate(
+    rooms = with_owner(Room.objects).annotate(
         my_role=Subquery(mine.filter(CURRENT).values("role")[:1]),
         member_count=CURRENT_MEMBER_COUNT,
     )
@@ -147,22 +201,29 @@ def rooms_for_user(*, user: User, role: str | None = None) -> QuerySet[Room]:
 def rooms_nearby(*, latitude: float, longitude: float, limit: int = 50) -> list[Room]:
     """Open geofenced rooms whose fence holds the point, nearest first.
 
-    A bounding box on the largest allowed radius narrows the rows in SQL; the exact
-    great-circle distance decides.
+    Each room's own bounding box (its radius around its venue) is tested in SQL, so only
+    rooms that may hold the point leave the database, however many fenced rooms exist;
+    the exact great-circle distance decides among those few.
     """
     now = timezone.now()
-    min_lat, max_lat, min_lon, max_lon = geo.bounding_box(
-        latitude, longitude, GEOFENCE_MAX_RADIUS_M
-    )
+    lat_per_m, lon_per_m = geo.degrees_per_metre(latitude, GEOFENCE_MAX_RADIUS_M)
     candidates = (
-        Room.objects.select_related("owner")
-        .filter(closed_at__isnull=True, radius_m__isnull=False)
+        Room.objects.filter(closed_at__isnull=True, radius_m__isnull=False)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        .filter(latitude__gte=min_lat, latitude__lte=max_lat)
-        .annotate(member_count=CURRENT_MEMBER_COUNT)
+        .annotate(
+            dlat=Abs(F("latitude") - latitude),
+            dlon=Abs(F("longitude") - longitude),
+        )
+        .filter(dlat__lte=F("radius_m") * lat_per_m)
     )
-    if min_lon >= -180 and max_lon <= 180:
-        candidates = candidates.filter(longitude__gte=min_lon, longitude__lte=max_lon)
+    wraps = lon_per_m is None or abs(longitude) + GEOFENCE_MAX_RADIUS_M * lon_per_m > 180
+    if not wraps:  # near a pole or across the antimeridian, any longitude may be in reach
+        candidates = candidates.filter(dlon__lte=F("radius_m") * lon_per_m)
+    candidates = (
+        with_owner(candidates)
+        .annotate(member_count=CURRENT_MEMBER_COUNT)
+        .order_by(F("dlat") + F("dlon"))[: limit * 4]
+    )
     found = []
     for room in candidates:
         distance = geo.distance_m(latitude, longitude, room.latitude, room.longitude)

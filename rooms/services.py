@@ -2,7 +2,6 @@
 (selectors); these functions check the room's own rules (open, geofence, bans)."""
 
 import datetime as dt
-import unicodedata
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -10,12 +9,15 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from huiliao_site.errors import Gone, InvalidInput, PermissionDenied
+from huiliao_site.errors import Conflict, Gone, InvalidInput, PermissionDenied
+from huiliao_site.text import has_control_characters, name_key
 from rooms import events, geo, protocol, selectors
 from rooms.avatars import avatar_clean, avatar_default
 from rooms.models import (
+    DISPLAY_NAME_MAX,
     GEOFENCE_MAX_RADIUS_M,
     GEOFENCE_MIN_RADIUS_M,
+    ROOM_NAME_MAX,
     Membership,
     Room,
     generate_room_code,
@@ -54,21 +56,67 @@ def validate_expiry(expires_at: dt.datetime | None, *, now: dt.datetime | None =
         )
 
 
+def expiry_for_new_room(*, owner: User, expires_at: dt.datetime | None) -> dt.datetime | None:
+    """Staff may make rooms that never expire; anyone else's room without an expiry gets
+    HUILIAO_DEFAULT_ROOM_HOURS (guest accounts are free: their rooms must not pile up)."""
+    if expires_at is not None or owner.is_staff:
+        return expires_at
+    return timezone.now() + dt.timedelta(hours=settings.HUILIAO_DEFAULT_ROOM_HOURS)
+
+
+def clean_room_name(name: str) -> str:
+    name = name.strip()
+    if not 1 <= len(name) <= ROOM_NAME_MAX:
+        raise InvalidInput(f"name must be 1 to {ROOM_NAME_MAX} characters.", code="invalid_name")
+    # Printed on posters and shown in lists: one line, no terminal escapes.
+    if has_control_characters(name):
+        raise InvalidInput("name must not contain control characters.", code="invalid_name")
+    return name
+
+
 def clean_display_name(value: str | None, *, fallback: str) -> str:
     name = (value or "").strip() or fallback.strip()
     if not name:
         raise InvalidInput("display_name must not be blank.", code="invalid_display_name")
-    if len(name) > 32:
+    if len(name) > DISPLAY_NAME_MAX:
         raise InvalidInput(
-            "display_name must be at most 32 characters.", code="invalid_display_name"
+            f"display_name must be at most {DISPLAY_NAME_MAX} characters.",
+            code="invalid_display_name",
         )
     # Shown inside "X joined" notices, like a nickname: no line breaks (a forged second
     # notice line) or terminal escapes.
-    if any(unicodedata.category(char) == "Cc" for char in name):
+    if has_control_characters(name):
         raise InvalidInput(
             "display_name must not contain control characters.", code="invalid_display_name"
         )
+    if not name_key(name):
+        raise InvalidInput("display_name must be visible.", code="invalid_display_name")
     return name
+
+
+def display_name_taken_error(name: str) -> Conflict:
+    return Conflict(
+        f"Someone in this room is already called {name!r}: choose another name.",
+        code="display_name_taken",
+    )
+
+
+def display_name_check_free(*, room: Room, name: str, membership: Membership | None) -> None:
+    """409 `display_name_taken` when another current member goes by `name` (compared by
+    huiliao_site.text.name_key): nobody can pass for someone else, the organiser least."""
+    if selectors.display_name_in_use(room=room, name=name, exclude=membership):
+        raise display_name_taken_error(name)
+
+
+def display_name_make_free(*, room: Room, name: str, membership: Membership | None) -> str:
+    """`name`, or "name 2", "name 3"… when taken: for names nobody chose (a nickname used by
+    default, an old name taken while its owner was away), which must not refuse entry."""
+    candidate, number = name, 1
+    while selectors.display_name_in_use(room=room, name=candidate, exclude=membership):
+        number += 1
+        suffix = f" {number}"
+        candidate = name[: DISPLAY_NAME_MAX - len(suffix)].rstrip() + suffix
+    return candidate
 
 
 def _insert_with_fresh_code(**fields) -> Room:
@@ -92,9 +140,7 @@ def room_create(
     announcement: str = "",
 ) -> Room:
     """Create a room; its owner becomes its first member (role owner)."""
-    name = name.strip()
-    if not 1 <= len(name) <= 64:
-        raise InvalidInput("name must be 1 to 64 characters.", code="invalid_name")
+    name = clean_room_name(name)
     validate_expiry(expires_at)
     if geofence is not None:
         validate_geofence(geofence)
@@ -114,7 +160,7 @@ def room_create(
         room=room,
         user=owner,
         role=Membership.Role.OWNER,
-        display_name=clean_display_name(None, fallback=owner.public_name[:32]),
+        display_name=clean_display_name(None, fallback=owner.public_name[:DISPLAY_NAME_MAX]),
         avatar=avatar_default(room_code=room.code, user_id=owner.pk),
         joined_at=now,
     )
@@ -133,10 +179,7 @@ def room_update(
 ) -> Room:
     fields = []
     if name is not None:
-        name = name.strip()
-        if not 1 <= len(name) <= 64:
-            raise InvalidInput("name must be 1 to 64 characters.", code="invalid_name")
-        room.name = name
+        room.name = clean_room_name(name)
         fields.append("name")
     if clear_expiry:
         room.expires_at = None
@@ -270,34 +313,80 @@ def membership_enter(
         geofence_check(room=room, user=user, latitude=latitude, longitude=longitude)
     now = timezone.now()
     if membership is None:
-        name = clean_display_name(display_name, fallback=user.public_name[:32])
-        try:
-            with transaction.atomic():
-                membership = Membership.objects.create(
-                    room=room,
-                    user=user,
-                    display_name=name,
-                    avatar=avatar or avatar_default(room_code=room.code, user_id=user.pk),
-                    joined_at=now,
-                )
-        except IntegrityError:
-            # The same user entered twice at once; the other request made the row.
-            return EnterResult(Membership.objects.get(room=room, user=user), False, None)
-        joined, renamed_from = True, None
+        membership, joined = _membership_create(
+            room=room, user=user, display_name=display_name, avatar=avatar, now=now
+        )
+        renamed_from = None
+        if not joined:  # the same user entered twice at once; the other request made it
+            return EnterResult(membership, False, None)
     else:
         joined = membership.left_at is not None
         previous = membership.display_name
-        membership.display_name = clean_display_name(display_name, fallback=previous)
-        renamed_from = previous if membership.display_name != previous else None
+        name = _enter_name(room=room, membership=membership, display_name=display_name)
+        membership.display_name = name
+        renamed_from = previous if name != previous else None
         if avatar is not None:
             membership.avatar = avatar
         if joined:
             membership.left_at = None
             membership.joined_at = now
-        membership.save(update_fields=["display_name", "avatar", "left_at", "joined_at"])
+        _save_named(membership, ["display_name", "avatar", "left_at", "joined_at"])
     if joined:
         events.publish(room, protocol.members_frame(selectors.member_count(room=room)))
     return EnterResult(membership, joined, renamed_from)
+
+
+def _enter_name(*, room: Room, membership: Membership, display_name: str | None) -> str:
+    """The name an existing member enters with: a chosen one must be free (409); keeping
+    their old one after being away gets a number if someone took it meanwhile."""
+    if display_name is not None and display_name.strip():
+        name = clean_display_name(display_name, fallback="")
+        if name_key(name) != membership.name_key or membership.left_at is not None:
+            display_name_check_free(room=room, name=name, membership=membership)
+        return name
+    if membership.left_at is None:
+        return membership.display_name
+    return display_name_make_free(room=room, name=membership.display_name, membership=membership)
+
+
+def _membership_create(
+    *, room: Room, user: User, display_name: str | None, avatar: str | None, now
+) -> tuple[Membership, bool]:
+    """A newcomer's membership; (membership, False) when a concurrent enter made it."""
+    if display_name is not None and display_name.strip():
+        name = clean_display_name(display_name, fallback="")
+        display_name_check_free(room=room, name=name, membership=None)
+    else:
+        fallback = clean_display_name(None, fallback=user.public_name[:DISPLAY_NAME_MAX])
+        name = display_name_make_free(room=room, name=fallback, membership=None)
+    membership = Membership(
+        room=room,
+        user=user,
+        display_name=name,
+        avatar=avatar or avatar_default(room_code=room.code, user_id=user.pk),
+        joined_at=now,
+    )
+    try:
+        _save_named(membership, None)
+    except Conflict:
+        existing = Membership.objects.filter(room=room, user=user).first()
+        if existing is None:
+            raise
+        return existing, False
+    return membership, True
+
+
+def _save_named(membership: Membership, fields: list[str] | None) -> None:
+    """Save, turning a lost race for a name (two people taking "Alice" at once, caught by
+    the database's unique index on current names) into 409 `display_name_taken`."""
+    try:
+        with transaction.atomic():
+            if fields is None:
+                membership.save(force_insert=True)
+            else:
+                membership.save(update_fields=fields)
+    except IntegrityError as exc:
+        raise display_name_taken_error(membership.display_name) from exc
 
 
 @transaction.atomic
@@ -348,8 +437,11 @@ def membership_mute(*, membership: Membership, minutes: int) -> Membership:
 def membership_rename(*, membership: Membership, display_name: str) -> Membership:
     """Change a member's display name for them (an organiser replacing an offensive one);
     same rules as a member renaming themselves by entering again."""
-    membership.display_name = clean_display_name(display_name, fallback="")
-    membership.save(update_fields=["display_name"])
+    name = clean_display_name(display_name, fallback="")
+    if membership.is_current:
+        display_name_check_free(room=membership.room, name=name, membership=membership)
+    membership.display_name = name
+    _save_named(membership, ["display_name"])
     return membership
 
 

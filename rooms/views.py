@@ -17,10 +17,18 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from huiliao_site.errors import DomainError, NotFound
+from huiliao_site.errors import DomainError, NotFound, Throttled
+from huiliao_site.lookups import request_address
 from rooms import selectors, services
 from rooms.avatars import avatar_list
-from rooms.models import CODE_ALPHABET, CODE_LENGTH, GEOFENCE_MAX_RADIUS_M, GEOFENCE_MIN_RADIUS_M
+from rooms.models import (
+    CODE_ALPHABET,
+    CODE_LENGTH,
+    DISPLAY_NAME_MAX,
+    GEOFENCE_MAX_RADIUS_M,
+    GEOFENCE_MIN_RADIUS_M,
+    ROOM_NAME_MAX,
+)
 
 
 def js_strings() -> dict[str, str]:
@@ -53,7 +61,28 @@ def js_strings() -> dict[str, str]:
         "nearby_distance": _("%(distance)s m away"),
         "confirm_leave": _("Leave this room? You can join again later."),
         "location_set": _("Location set: %(latitude)s, %(longitude)s"),
+        "role_owner": _("Organiser"),
+        "role_moderator": _("Moderator"),
+        "name_taken": _("Someone in this room already uses this name. Choose another."),
     }
+
+
+def too_many_guesses_text(wait: int) -> str:
+    return _(
+        "Too many room codes that do not exist were tried from your network. Check the "
+        "code and try again in %(seconds)s seconds."
+    ) % {"seconds": wait}
+
+
+def too_many_guesses_page(request: HttpRequest, exc: Throttled) -> HttpResponse:
+    response = render(
+        request,
+        "rooms/not_found.html",
+        {"throttled": too_many_guesses_text(exc.wait)},
+        status=429,
+    )
+    response["Retry-After"] = str(exc.wait)
+    return response
 
 
 class JoinByCodeForm(forms.Form):
@@ -72,9 +101,11 @@ def home(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         code = form.cleaned_data["code"]
         try:
-            selectors.room_get(code=code)
+            selectors.room_get_guarded(code=code, address=request_address(request))
         except NotFound:
             form.add_error("code", _("There is no room with this code."))
+        except Throttled as exc:
+            form.add_error("code", too_many_guesses_text(exc.wait))
         else:
             return redirect("room-page", code=code)
     return render(
@@ -95,9 +126,11 @@ def home(request: HttpRequest) -> HttpResponse:
 @ensure_csrf_cookie
 def room_page(request: HttpRequest, code: str) -> HttpResponse:
     try:
-        room = selectors.room_get(code=code)
+        room = selectors.room_get_guarded(code=code, address=request_address(request))
     except NotFound:
         return render(request, "rooms/not_found.html", {"code": code}, status=404)
+    except Throttled as exc:
+        return too_many_guesses_page(request, exc)
     if room.code != code:
         return redirect("room-page", code=room.code)
     user = request.user
@@ -111,9 +144,12 @@ def room_page(request: HttpRequest, code: str) -> HttpResponse:
     me = None
     if user.is_authenticated:
         me = {
-            "id": str(user.pk),
+            # Never the account id: the page names me as the room does.
+            "member_id": membership.member_id if is_member else None,
             "nickname": user.public_name,
-            "display_name": membership.display_name if is_member else user.public_name[:32],
+            "display_name": (
+                membership.display_name if is_member else user.public_name[:DISPLAY_NAME_MAX]
+            ),
             "avatar": membership.avatar if is_member else None,
             "is_member": is_member,
             "can_manage": can_manage,
@@ -176,7 +212,7 @@ EXPIRY_CHOICES = [
 
 
 class RoomCreateForm(forms.Form):
-    name = forms.CharField(label=gettext_lazy("Room name"), max_length=64)
+    name = forms.CharField(label=gettext_lazy("Room name"), max_length=ROOM_NAME_MAX)
     expiry = forms.ChoiceField(
         label=gettext_lazy("Expires"),
         choices=[(key, label) for key, label, _delta in EXPIRY_CHOICES],

@@ -76,6 +76,13 @@ def post(room: Room, user: User, body: str = "hello", client_id: str | None = No
     return message
 
 
+def member(room_id, user_id) -> dict[str, str]:
+    """A member as others in the room see them, beside their display name: member_id,
+    preset avatar and role, read from the stored membership."""
+    row = Membership.objects.get(room_id=room_id, user_id=user_id)
+    return {"member_id": row.member_id, **preset(room_id, user_id), "role": row.role}
+
+
 def preset(room_id, user_id) -> dict[str, str]:
     """A member's preset avatar as room payloads spell it (key and static URL), read from
     the stored membership."""

@@ -30,6 +30,7 @@
     if (err.code === "outside_geofence") return t.outside;
     if (err.code === "location_required") return t.location_denied;
     if (err.code === "banned" || err.code === "not_member") return t.removed;
+    if (err.code === "display_name_taken") return t.name_taken;
     return t[err.code] || err.detail || t.error;
   }
 
@@ -54,7 +55,7 @@
       var login = me
         ? Promise.resolve()
         : H.api("POST", data.urls.guest, { nickname: name }).then(function (body) {
-            me = { id: body.user.id, nickname: body.user.nickname };
+            me = { nickname: body.user.nickname };
           });
       login
         .then(function () {
@@ -143,7 +144,7 @@
   /* -- rendering -- */
 
   Chat.prototype.isMine = function (m) {
-    return !!(me && m.sender && m.sender.id === me.id);
+    return !!(me && me.member_id && m.sender && m.sender.member_id === me.member_id);
   };
 
   Chat.prototype.timeText = function (iso) {
@@ -175,7 +176,11 @@
           item.appendChild(face);
           item.classList.add("has-avatar");
         }
-        item.appendChild(H.el("span", "msg-name", m.sender.display_name));
+        var who = H.el("span", "msg-name", m.sender.display_name);
+        // The organiser's badge comes from their role, which no display name can copy.
+        var badge = t["role_" + m.sender.role];
+        if (badge) who.appendChild(H.el("span", "msg-badge msg-badge-" + m.sender.role, badge));
+        item.appendChild(who);
       }
       var bubble = H.el("div", "msg-bubble");
       if (m.hidden) {
@@ -193,7 +198,9 @@
     if (m.client_id) item.dataset.clientId = m.client_id;
     // Grouped by sender, name and picture: a change starts a new group that shows them.
     if (m.sender) {
-      item.dataset.sender = [m.sender.id, m.sender.avatar || "", m.sender.display_name].join(" ");
+      item.dataset.sender = [
+        m.sender.member_id, m.sender.avatar || "", m.sender.display_name, m.sender.role
+      ].join(" ");
     }
     return item;
   };
@@ -405,6 +412,7 @@
   Chat.prototype.onFrame = function (frame) {
     switch (frame.type) {
       case "hello":
+        if (me) me.member_id = frame.my_member_id;
         this.attempts = 0;
         this.everConnected = true;
         this.setConnection("");

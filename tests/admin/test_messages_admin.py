@@ -4,7 +4,7 @@ from django.utils import translation
 
 from history import services as history_services
 from history.models import Message
-from tests.factories import RoomFactory, join, post, preset
+from tests.factories import RoomFactory, join, member, post
 
 CHANGELIST = "/admin/history/message/"
 
@@ -97,7 +97,7 @@ def test_message_unhide_action_pushes_message_restored(
             "message": {
                 "seq": 2,
                 "client_id": "c-1",
-                "sender": {"id": str(ann.pk), "display_name": "Ann", **preset(room.pk, ann.pk)},
+                "sender": {"display_name": "Ann", **member(room.pk, ann.pk)},
                 "kind": "text",
                 "body": "not spam after all",
                 "hidden": False,

@@ -79,6 +79,26 @@ def test_two_guests_see_each_others_messages_live(new_context, screenshot):
         expect(page.locator("#announcement-text")).to_have_text("Lunch at 12:30 in hall B")
         expect(page.locator("#announcement")).to_have_class(re.compile("announcement-new"))
 
+    # The organiser speaks: their messages carry a badge that no display name can copy.
+    spoke = ann.context.request.post(
+        f"/api/v1/rooms/{room.code}/messages",
+        headers={"Authorization": f"Token {owner_token}"},
+        data={"body": "Welcome, everyone", "client_id": "owner-1"},
+    )
+    assert spoke.status == 201
+    welcome = ann.locator("li.msg-theirs", has_text="Welcome, everyone")
+    expect(welcome.locator(".msg-badge-owner")).to_have_text("Organiser")
+    # Ann tries to pass for the organiser: the name is taken, whatever its case.
+    owner_name = off_loop(lambda: Membership.objects.get(room=room, user=room.owner).display_name)
+    ann.click("#menu-button")
+    ann.fill("#rename-input", owner_name.upper())
+    ann.click("#rename-save")
+    expect(ann.locator("#rename-error")).to_have_text(
+        "Someone in this room already uses this name. Choose another."
+    )
+    ann.keyboard.press("Escape")
+    expect(ann.locator("#menu-dialog")).to_be_hidden()
+
     # Bob renames himself; his next message carries the new name.
     bob.click("#menu-button")
     bob.fill("#rename-input", "Robert")

@@ -13,7 +13,7 @@ from history import services as history_services
 from history.models import Message
 from rooms.protocol import iso_datetime as iso
 from tests.conftest import api_client_for
-from tests.factories import RoomFactory, join, preset
+from tests.factories import RoomFactory, join, member
 
 
 @pytest.fixture
@@ -48,11 +48,10 @@ def received(layer, channel) -> list[dict]:
 def message_frame(message: Message, display_name: str | None) -> dict:
     message.refresh_from_db()
     sender = None
-    if message.sender_id:
+    if message.sender_id and message.kind == "text":
         sender = {
-            "id": str(message.sender_id),
             "display_name": display_name,
-            **preset(message.room_id, message.sender_id),
+            **member(message.room_id, message.sender_id),
         }
     return {
         "type": "message",

@@ -4,6 +4,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from history import services as history_services
+from rooms.models import Membership
 from tests.factories import UserFactory, join
 from tests.live.conftest import open_member_socket, receive
 
@@ -11,6 +12,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 db = database_sync_to_async
 WECHAT_PHOTO = "https://thirdwx.qlogo.cn/mmopen/vi_32/SecretFace/132"
+
+
+def member_id_of(room, user) -> str:
+    return Membership.objects.get(room=room, user=user).member_id
 
 
 def make_speaker(room):
@@ -28,10 +33,11 @@ async def test_message_frame_sender_is_preset_never_account_avatar(room, user):
     frame = await receive(owner_socket)
     assert frame["type"] == "message"
     assert frame["message"]["sender"] == {
-        "id": str(speaker.pk),
+        "member_id": await db(member_id_of)(room, speaker),
         "display_name": "Speaker",
         "avatar": "cloud",
         "avatar_url": "/static/huiliao/avatars/cloud.svg",
+        "role": "member",
     }
     assert WECHAT_PHOTO not in str(frame)
     assert await receive(speaker_socket) == frame
@@ -64,10 +70,11 @@ async def test_resume_frames_carry_preset_never_account_avatar(room, user):
     frames = [await receive(socket) for _ in range(hello["last_seq"])]
     senders = [f["message"]["sender"] for f in frames if f["message"]["sender"]]
     assert senders[-1] == {
-        "id": str(speaker.pk),
+        "member_id": await db(member_id_of)(room, speaker),
         "display_name": "Speaker",
         "avatar": "leaf",
         "avatar_url": "/static/huiliao/avatars/leaf.svg",
+        "role": "member",
     }
     assert WECHAT_PHOTO not in str(frames)
     await socket.disconnect()

@@ -87,7 +87,14 @@ async def test_member_on_one_process_gets_messages_posted_through_another(daphne
     ann, ann_key = await db(make_member)(room, "Ann")  # seq 1: "Ann joined"
     listener, hello = await open_ws(a.ws_base, room.code, owner_key)
     sender, _ = await open_ws(b.ws_base, room.code, ann_key)
-    assert hello == {"type": "hello", "room": room.code, "last_seq": 1, "members": 2}
+    owner_member_id = await db(lambda: room.memberships.get(user=user).member_id)()
+    assert hello == {
+        "type": "hello",
+        "room": room.code,
+        "last_seq": 1,
+        "members": 2,
+        "my_member_id": owner_member_id,
+    }
 
     async def send_over_b():
         for n in range(20):
@@ -170,7 +177,9 @@ def make_members(room: Room, count: int) -> list[str]:
     )
     Membership.objects.bulk_create(
         [
-            Membership(room=room, user=u, display_name=u.nickname, avatar="sun", joined_at=now)
+            Membership.unsaved(
+                room=room, user=u, display_name=u.nickname, avatar="sun", joined_at=now
+            )
             for u in users
         ]
     )

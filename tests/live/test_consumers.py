@@ -17,7 +17,7 @@ from huiliao_site.asgi import application
 from rooms import services as room_services
 from rooms.models import Membership, Room
 from rooms.protocol import iso_datetime
-from tests.factories import RoomFactory, UserFactory, join, post, preset
+from tests.factories import RoomFactory, UserFactory, join, member, post
 from tests.live.conftest import (
     open_member_socket,
     open_socket,
@@ -34,11 +34,10 @@ db = database_sync_to_async
 def expected_message(message: Message, *, display_name: str | None = None) -> dict:
     """The exact frame for a stored message (spelled out, not built by the code under test)."""
     sender = None
-    if message.sender_id is not None:
+    if message.sender_id is not None and message.kind == "text":
         sender = {
-            "id": str(message.sender_id),
             "display_name": display_name,
-            **preset(message.room_id, message.sender_id),
+            **member(message.room_id, message.sender_id),
         }
     return {
         "type": "message",
@@ -58,6 +57,21 @@ def stored(room: Room, seq: int) -> Message:
     return Message.objects.select_related("sender").get(room=room, seq=seq)
 
 
+def member_id_of(room: Room, user) -> str:
+    return Membership.objects.get(room=room, user=user).member_id
+
+
+async def expected_hello(room: Room, user, *, last_seq: int, members: int) -> dict:
+    """The exact hello frame `user` gets (spelled out, not built by the code under test)."""
+    return {
+        "type": "hello",
+        "room": room.code,
+        "last_seq": last_seq,
+        "members": members,
+        "my_member_id": await db(member_id_of)(room, user),
+    }
+
+
 def make_member(room: Room, name: str):
     return join(room, UserFactory(nickname=name), display_name=name).user
 
@@ -68,12 +82,7 @@ def make_member(room: Room, name: str):
 async def test_connect_member_gets_hello_first(room, user):
     other = await db(make_member)(room, "Ann")
     communicator = await open_socket(room.code, other)
-    assert await receive(communicator) == {
-        "type": "hello",
-        "room": room.code,
-        "last_seq": 1,
-        "members": 2,
-    }
+    assert await receive(communicator) == await expected_hello(room, other, last_seq=1, members=2)
     assert await communicator.receive_nothing(timeout=0.2)
     await communicator.disconnect()
 
@@ -131,7 +140,7 @@ async def test_connect_expired_room_sends_room_closed_then_4410(user):
 
 async def test_connect_token_without_origin_is_accepted(room, user):
     communicator, hello = await open_member_socket(room.code, user)
-    assert hello == {"type": "hello", "room": room.code, "last_seq": 0, "members": 1}
+    assert hello == await expected_hello(room, user, last_seq=0, members=1)
     await communicator.disconnect()
 
 
@@ -150,12 +159,7 @@ async def test_connect_session_from_our_origin_is_accepted(room, user):
         (b"cookie", cookie),
     ]
     communicator = await open_socket(room.code, headers=headers)
-    assert await receive(communicator) == {
-        "type": "hello",
-        "room": room.code,
-        "last_seq": 0,
-        "members": 1,
-    }
+    assert await receive(communicator) == await expected_hello(room, user, last_seq=0, members=1)
     await communicator.disconnect()
 
 
@@ -425,7 +429,7 @@ async def test_resume_after_seq_replays_in_order_then_live(room, user, settings)
     settings.HUILIAO_POST_RATE_COUNT = 1000
     await db(post_many)(room, user, 5)
     communicator, hello = await open_member_socket(room.code, user, after_seq=2)
-    assert hello == {"type": "hello", "room": room.code, "last_seq": 5, "members": 1}
+    assert hello == await expected_hello(room, user, last_seq=5, members=1)
     expected = await db(
         lambda: [expected_message(stored(room, s), display_name=user.nickname) for s in (3, 4, 5)]
     )()

@@ -157,7 +157,7 @@ def test_room_page_member_gets_chat_with_their_data():
     assert 'id="share-button"' not in html
     data = page_data(response)
     assert data["me"] == {
-        "id": str(membership.user.pk),
+        "member_id": membership.member_id,
         "nickname": membership.user.public_name,
         "display_name": "Ann",
         "avatar": membership.avatar,

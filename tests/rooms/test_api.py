@@ -15,7 +15,7 @@ from tests.factories import (
     UserFactory,
     WechatUserFactory,
     join,
-    preset,
+    member,
 )
 
 pytestmark = pytest.mark.django_db
@@ -23,32 +23,37 @@ pytestmark = pytest.mark.django_db
 VENUE = {"latitude": 31.2304, "longitude": 121.4737, "radius_m": 200}
 
 
-def public(user) -> dict:
-    return {
-        "id": str(user.pk),
-        "nickname": user.nickname,
-        "avatar_url": user.avatar_url,
-        "kind": user.kind,
-    }
+def owner_in_room(room: Room) -> dict:
+    """The owner as the room shows them: room display name, member_id, preset, role."""
+    name = Membership.objects.get(room=room, user=room.owner).display_name
+    return {"display_name": name, **member(room.pk, room.owner_id)}
 
 
 def my_preset(room: Room, user) -> dict:
-    mine = preset(room.pk, user.pk)
-    return {"my_avatar": mine["avatar"], "my_avatar_url": mine["avatar_url"]}
+    mine = member(room.pk, user.pk)
+    return {
+        "my_member_id": mine["member_id"],
+        "my_avatar": mine["avatar"],
+        "my_avatar_url": mine["avatar_url"],
+    }
 
 
-def summary(room: Room, *, member_count: int) -> dict:
+def summary(room: Room, *, member_count: int, show_venue: bool = True) -> dict:
     room.refresh_from_db()
     return {
         "code": room.code,
         "name": room.name,
-        "owner": public(room.owner),
+        "owner": owner_in_room(room),
         "status": room.status,
         "created_at": iso(room.created_at),
         "expires_at": iso(room.expires_at),
         "closed_at": iso(room.closed_at),
         "geofence": (
-            {"latitude": room.latitude, "longitude": room.longitude, "radius_m": room.radius_m}
+            {
+                "latitude": room.latitude if show_venue else None,
+                "longitude": room.longitude if show_venue else None,
+                "radius_m": room.radius_m,
+            }
             if room.has_geofence
             else None
         ),
@@ -87,11 +92,23 @@ def test_room_create_returns_detail_with_owner_as_member(user):
     assert len(room.code) == 8 and set(room.code) <= set(CODE_ALPHABET)
 
 
-def test_room_create_without_expiry_or_geofence_is_open_forever(user):
-    response = api_client_for(user).post("/api/v1/rooms", {"name": "Hall"}, format="json")
+def test_room_create_by_staff_without_expiry_or_geofence_is_open_forever():
+    staff = StaffFactory()
+    response = api_client_for(staff).post("/api/v1/rooms", {"name": "Hall"}, format="json")
     assert response.status_code == 201
     body = response.json()
     assert (body["expires_at"], body["geofence"], body["status"]) == (None, None, "open")
+
+
+@pytest.mark.parametrize("sent", [{}, {"expires_at": None}])
+def test_room_create_by_non_staff_without_expiry_expires_after_default_hours(user, settings, sent):
+    settings.HUILIAO_DEFAULT_ROOM_HOURS = 6
+    before = timezone.now()
+    response = api_client_for(user).post("/api/v1/rooms", {"name": "Hall", **sent}, format="json")
+    assert response.status_code == 201
+    expires = Room.objects.get(code=response.json()["code"]).expires_at
+    assert before + dt.timedelta(hours=6) <= expires <= timezone.now() + dt.timedelta(hours=6)
+    assert response.json()["expires_at"] == iso(expires)
 
 
 @pytest.mark.parametrize(
@@ -333,6 +350,16 @@ def venue_rooms(db):
     return inside, bigger
 
 
+def nearby(room: Room, *, member_count: int) -> dict:
+    """A nearby room: how far, never where."""
+    return {
+        "code": room.code,
+        "name": room.name,
+        "expires_at": iso(room.expires_at),
+        "member_count": member_count,
+    }
+
+
 def test_room_nearby_only_open_rooms_holding_the_point_nearest_first(user, venue_rooms):
     inside, bigger = venue_rooms
     response = api_client_for(user).get(
@@ -340,12 +367,12 @@ def test_room_nearby_only_open_rooms_holding_the_point_nearest_first(user, venue
     )
     assert response.status_code == 200
     bigger_distance = round(
-        geo.distance_m(VENUE["latitude"], VENUE["longitude"], 31.2404, 121.4737)
+        geo.distance_m(VENUE["latitude"], VENUE["longitude"], 31.2404, 121.4737), -1
     )
     assert response.json() == {
         "results": [
-            {**summary(inside, member_count=1), "distance_m": 0},
-            {**summary(bigger, member_count=1), "distance_m": bigger_distance},
+            {**nearby(inside, member_count=1), "distance_m": 0},
+            {**nearby(bigger, member_count=1), "distance_m": bigger_distance},
         ]
     }
 
@@ -361,7 +388,7 @@ def test_room_nearby_radius_edge_by_a_few_metres(user):
         "/api/v1/rooms/nearby", {"latitude": inside, "longitude": VENUE["longitude"]}
     )
     assert [r["code"] for r in found.json()["results"]] == [room.code]
-    assert found.json()["results"][0]["distance_m"] == 197
+    assert found.json()["results"][0]["distance_m"] == 200  # rounded to 10 m
     missed = client.get(
         "/api/v1/rooms/nearby", {"latitude": outside, "longitude": VENUE["longitude"]}
     )
@@ -416,6 +443,7 @@ def test_room_info_for_non_member_hides_announcement(room, other_user):
     assert response.json() == {
         **summary(room, member_count=1),
         "is_member": False,
+        "my_member_id": None,
         "my_role": None,
         "my_display_name": None,
         "my_avatar": None,
@@ -447,7 +475,8 @@ def test_room_info_owner_profile_never_shows_openid():
     owner = WechatUserFactory(nickname="Organiser")
     room = RoomFactory(owner=owner)
     response = api_client_for(UserFactory()).get(f"/api/v1/rooms/{room.code}")
-    assert response.json()["owner"] == public(owner)
+    assert response.json()["owner"] == owner_in_room(room)
+    assert str(owner.pk) not in response.content.decode()
     assert owner.openid not in response.content.decode()
 
 
@@ -598,8 +627,8 @@ def test_members_list_shows_only_name_avatar_role(room, user):
     assert response.json() == {
         "count": 2,
         "results": [
-            {"display_name": user.nickname, **preset(room.pk, user.pk), "role": "owner"},
-            {"display_name": "Ann", **preset(room.pk, ann.user_id), "role": "member"},
+            {"display_name": user.nickname, **member(room.pk, user.pk)},
+            {"display_name": "Ann", **member(room.pk, ann.user_id)},
         ],
         "next": None,
     }
@@ -676,7 +705,7 @@ def test_announcement_set_on_expired_room_is_410(room, user):
 def test_members_list_forged_cursor_is_400(room, user):
     from rooms.api import encode_cursor
 
-    forged = encode_cursor(timezone.now(), "not-a-uuid")
+    forged = encode_cursor(timezone.now(), "m1")[:-3] + "%%%"
     response = api_client_for(user).get(f"/api/v1/rooms/{room.code}/members", {"cursor": forged})
     assert response.status_code == 400
     assert response.json() == {

@@ -71,12 +71,11 @@ def test_shortfall_1_room_codes_are_random_and_no_database_id_is_shown(user):
         client.get(f"/api/v1/rooms/{room.code}/members").json(),
         client.get(f"/api/v1/rooms/{room.code}/messages").json(),
     ]
-    # The only "id" anywhere is a user's UUID (owner, sender): never a room or message id.
-    assert "room_id" not in keys_of(responses)
-    assert "id" not in responses[0]
-    assert "id" not in responses[1]["results"][0]
-    assert "id" not in responses[3]["results"][0]
-    assert responses[3]["results"][0]["sender"]["id"] == str(user.pk)
+    # No database id and no account id anywhere: people are their member_id in the room.
+    assert {"id", "room_id", "user_id"}.isdisjoint(keys_of(responses))
+    assert str(user.pk) not in str(responses)
+    mine = Membership.objects.get(room=room, user=user).member_id
+    assert responses[3]["results"][0]["sender"]["member_id"] == mine
 
 
 # 2. No authentication; anyone destroys any room; posting without entering ----------------
@@ -117,7 +116,8 @@ def test_shortfall_2_cannot_post_to_a_room_not_entered_or_as_someone_else(room, 
         },
         format="json",
     )
-    assert response.json()["sender"]["id"] == str(other_user.pk)
+    mine = Membership.objects.get(room=room, user=other_user).member_id
+    assert response.json()["sender"]["member_id"] == mine
 
 
 # 3. The GPS restriction never worked --------------------------------------------------------

@@ -11,7 +11,7 @@ from history.models import Message
 from rooms.avatars import avatar_default
 from rooms.models import Membership, Room
 from tests.conftest import api_client_for
-from tests.factories import RoomFactory, UserFactory, join, post, preset
+from tests.factories import RoomFactory, UserFactory, join, member, post
 
 KEYS = ["sun", "moon", "star", "leaf", "wave", "cloud", "flower", "mountain"]
 WECHAT_PHOTO = "https://thirdwx.qlogo.cn/mmopen/vi_32/SecretFace/132"
@@ -116,10 +116,11 @@ def test_enter_again_with_avatar_changes_it_and_next_message_shows_it(room, othe
     page = api_client_for(other_user).get(f"/api/v1/rooms/{room.code}/messages").json()
     senders = {m["seq"]: m["sender"] for m in page["results"] if m["sender"]}
     expected = {
-        "id": str(other_user.pk),
+        "member_id": Membership.objects.get(room=room, user=other_user).member_id,
         "display_name": "Ann",
         "avatar": "wave",
         "avatar_url": "/static/huiliao/avatars/wave.svg",
+        "role": "member",
     }
     # Like the display name, the current avatar shows on old messages too.
     assert senders == {before.seq: expected, after.seq: expected}
@@ -165,9 +166,8 @@ def test_account_avatar_url_absent_from_every_room_response(room):
     for name, response in responses.items():
         assert response.status_code == 200, name
         assert WECHAT_PHOTO not in response.content.decode(), name
-    mine = preset(room.pk, speaker.pk)
-    member = responses["members"].json()["results"][1]
-    assert member == {"display_name": "Speaker", **mine, "role": "member"}
+    listed = responses["members"].json()["results"][1]
+    assert listed == {"display_name": "Speaker", **member(room.pk, speaker.pk)}
     # Only the account's own endpoints show it.
     assert client.get("/api/v1/me").json()["avatar_url"] == WECHAT_PHOTO
 

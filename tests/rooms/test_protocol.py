@@ -13,8 +13,14 @@ def roundtrip(frame: dict) -> dict:
 
 
 def test_hello_frame():
-    frame = protocol.hello_frame(room="ABCD2345", last_seq=7, members=3)
-    assert roundtrip(frame) == {"type": "hello", "room": "ABCD2345", "last_seq": 7, "members": 3}
+    frame = protocol.hello_frame(room="ABCD2345", last_seq=7, members=3, my_member_id="m1")
+    assert roundtrip(frame) == {
+        "type": "hello",
+        "room": "ABCD2345",
+        "last_seq": 7,
+        "members": 3,
+        "my_member_id": "m1",
+    }
 
 
 def test_message_and_restored_frames_wrap_the_payload():

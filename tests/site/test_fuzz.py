@@ -51,6 +51,11 @@ def fuzz_server(tmp_path, wechat):  # noqa: F811 (the fixture imported above)
         HUILIAO_LOGIN_RATE="100000/min",
         HUILIAO_ROOM_CREATE_RATE="100000/hour",
         HUILIAO_POST_RATE_COUNT="100000",
+        # Random room codes are what the guessing guard counts: let the run reach past it.
+        HUILIAO_FAILED_LOOKUP_LIMIT="1000000",
+        HUILIAO_ROOM_CREATE_ADDRESS_RATE="100000/hour",
+        HUILIAO_NEARBY_RATE="100000/min",
+        HUILIAO_NEARBY_ADDRESS_RATE="100000/min",
         PYTHONUNBUFFERED="1",
     )
     if not env["DATABASE_URL"]:

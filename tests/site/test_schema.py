@@ -39,6 +39,7 @@ ERROR_STATUSES = {
     "me_update": ["400", "401", "403"],
     "user_get": ["401", "404"],
 }
+NAME = {"type": "string", "maxLength": 32, "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"}
 AVATAR_INPUT = [
     {"type": "string", "format": "uri", "maxLength": 500},
     {"type": "string", "maxLength": 0},
@@ -155,19 +156,18 @@ def test_schema_accounts_components(db, client):
     assert schemas["AuthResult"]["required"] == ["token", "user"]
     assert schemas["GuestLoginRequest"] == {
         "type": "object",
-        "properties": {"nickname": {"type": "string", "minLength": 1, "maxLength": 32}},
+        "properties": {"nickname": {**NAME, "minLength": 1}},
         "required": ["nickname"],
     }
     assert schemas["WechatLoginRequest"]["required"] == ["code"]
+    # A pattern with a blank allowed: drf-spectacular spells the blank out as an alternative.
     assert schemas["WechatLoginRequest"]["properties"]["nickname"] == {
-        "type": "string",
-        "default": "",
-        "maxLength": 32,
+        "oneOf": [{**NAME, "default": ""}, {"type": "string", "maxLength": 0}]
     }
     assert schemas["PatchedMeUpdateRequest"] == {
         "type": "object",
         "properties": {
-            "nickname": {"type": "string", "minLength": 1, "maxLength": 32},
+            "nickname": {**NAME, "minLength": 1},
             "avatar_url": {"description": "Blank clears it.", "oneOf": AVATAR_INPUT},
         },
     }
@@ -250,3 +250,34 @@ def test_admin_login_lets_staff_in(db, client):
     assert response.status_code == 302
     assert response["Location"] == "/admin/"
     assert client.get("/admin/").status_code == 200
+
+
+def test_schema_states_the_one_line_rule_for_names(db, client):
+    """Names shown inside other text refuse control characters, and the schema says so."""
+    import re
+
+    schemas = get_schema(client)["components"]["schemas"]
+    names = {
+        "GuestLoginRequest": "nickname",
+        "RoomCreateRequest": "name",
+        "EnterRequest": "display_name",
+    }
+    for component, field in names.items():
+        pattern = schemas[component]["properties"][field]["pattern"]
+        assert pattern == "^[^\\u0000-\\u001f\\u007f-\\u009f]*$", component
+        regex = re.compile(pattern)
+        assert regex.match("王伟 Ann") and not regex.match("Ann\x1b[2J") and not regex.match("a\nb")
+
+
+def test_room_name_with_control_characters_is_400(db):
+    from tests.conftest import api_client_for
+    from tests.factories import UserFactory
+
+    response = api_client_for(UserFactory()).post(
+        "/api/v1/rooms", {"name": "Hall\x1b[2J"}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": "name must not contain control characters.",
+        "code": "invalid_name",
+    }
