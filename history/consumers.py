@@ -84,14 +84,12 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             await self._refuse(protocol.CLOSE_NO_CREDENTIALS)
             return
         code = self.scope["url_route"]["kwargs"]["code"].upper()
-        # One cache read per handshake (a local Redis answers in well under a millisecond).
+        # The room-code guard (rooms.selectors.room_get_guarded): one cache read per
+        # handshake (a local Redis answers in well under a millisecond).
         address = socket_address(self.scope)
-        if failed_lookups_wait(address) is not None:
-            await self._refuse(protocol.CLOSE_TOO_MANY)
-            return
+        guessing = failed_lookups_wait(address) is not None
         if not _is_code(code):
-            failed_lookup_record(address)
-            await self._refuse(protocol.CLOSE_UNKNOWN_ROOM)
+            await self._refuse(self._unknown_room(address, guessing))
             return
         hub = get_hub()
         socket = self.socket = LocalSocket(
@@ -112,11 +110,11 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             socket.close(protocol.CLOSE_NO_CREDENTIALS)
             return
         except NotFound:
-            failed_lookup_record(address)
-            socket.close(protocol.CLOSE_UNKNOWN_ROOM)
+            socket.close(self._unknown_room(address, guessing))
             return
         except PermissionDenied:
-            socket.close(protocol.CLOSE_FORBIDDEN)
+            # A stranger past the guard learns nothing: the same refusal as for no room.
+            socket.close(protocol.CLOSE_TOO_MANY if guessing else protocol.CLOSE_FORBIDDEN)
             return
         except Gone:
             socket.push_frame(protocol.room_closed_frame())
@@ -148,6 +146,14 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             socket.go_live(opened.last_seq)
         else:
             await self._send_replay(opened.replay, opened.replay_from, opened.last_seq, after)
+
+    @staticmethod
+    def _unknown_room(address: str, guessing: bool) -> int:
+        """The close code for an unknown room, counted against the address."""
+        if guessing:
+            return protocol.CLOSE_TOO_MANY
+        failed_lookup_record(address)
+        return protocol.CLOSE_UNKNOWN_ROOM
 
     async def _refuse(self, code: int) -> None:
         """Close a socket refused before it reached the hub."""

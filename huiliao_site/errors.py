@@ -13,7 +13,6 @@ from django.http import JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler
 
 from huiliao_site.logs import FailureLog
 from huiliao_site.lookups import failed_lookup_record, request_address
@@ -146,6 +145,10 @@ def api_exception_handler(exc, context):
         return Response(
             {"detail": exc.detail, "code": exc.code}, status=exc.status_code, headers=headers
         )
+    # Imported here: rest_framework.views reads DEFAULT_THROTTLE_CLASSES as it loads, and
+    # our throttles raise these errors, so a module-level import would be a cycle.
+    from rest_framework.views import exception_handler
+
     response = exception_handler(exc, context)
     if response is None:
         return None

@@ -319,7 +319,7 @@ REST_FRAMEWORK = {
         "nearby": env_str("HUILIAO_NEARBY_RATE", "20/min"),
         "nearby_address": env_str("HUILIAO_NEARBY_ADDRESS_RATE", "300/min"),
     },
-    "DEFAULT_THROTTLE_CLASSES": ["huiliao_site.throttles.FailedLookupThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["rooms.throttles.RoomCodeGuard"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Throttles key anonymous callers by address. Left unset, DRF keys them by the whole
     # X-Forwarded-For header, which any client can vary to dodge the login throttle; set
@@ -360,7 +360,8 @@ HUILIAO_MAX_ROOM_DAYS = env_int("HUILIAO_MAX_ROOM_DAYS", 30)
 # Rooms that non-staff create through the API expire by default after this many hours.
 HUILIAO_DEFAULT_ROOM_HOURS = env_int("HUILIAO_DEFAULT_ROOM_HOURS", 24)
 # Unknown room codes one client address may try per window before every code is refused.
-HUILIAO_FAILED_LOOKUP_LIMIT = env_int("HUILIAO_FAILED_LOOKUP_LIMIT", 30)
+# Past it, the address's strangers are refused every code; members keep their rooms.
+HUILIAO_FAILED_LOOKUP_LIMIT = env_int("HUILIAO_FAILED_LOOKUP_LIMIT", 100)
 HUILIAO_FAILED_LOOKUP_WINDOW = env_int("HUILIAO_FAILED_LOOKUP_WINDOW", 600)
 # Posting throttle per member per room: at most POST_RATE_COUNT messages in POST_RATE_SECONDS.
 HUILIAO_POST_RATE_COUNT = env_int("HUILIAO_POST_RATE_COUNT", 10)

@@ -3,16 +3,10 @@ rules here add:
 - writes only (`WritesThrottle`): creating rooms, not listing them;
 - per client address (`AddressThrottle`, under `<throttle_scope>_address`): guest
   accounts are free, so a per-user budget alone is no budget;
-- failed room-code look-ups per address (`FailedLookupThrottle`, huiliao_site.lookups).
 """
 
 from rest_framework.settings import api_settings
-from rest_framework.throttling import BaseThrottle, ScopedRateThrottle, SimpleRateThrottle
-
-# A module import, read at call time: DRF imports this module (DEFAULT_THROTTLE_CLASSES)
-# while huiliao_site.errors is still importing rest_framework.views.
-from huiliao_site import errors
-from huiliao_site.lookups import failed_lookups_wait, request_address
+from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
 
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -63,16 +57,3 @@ class AddressWritesThrottle(AddressThrottle):
         if request.method in READ_METHODS:
             return True
         return super().allow_request(request, view)
-
-
-class FailedLookupThrottle(BaseThrottle):
-    """Refuses every view that looks a room up by `code` once the caller's address is over
-    its budget of failed look-ups (429 `too_many_guesses`); the API's exception handler
-    records each miss."""
-
-    def allow_request(self, request, view):
-        if "code" in getattr(view, "kwargs", {}):
-            wait = failed_lookups_wait(request_address(request))
-            if wait is not None:
-                raise errors.too_many_guesses(wait)
-        return True

@@ -27,7 +27,6 @@ from huiliao_site.errors import InvalidInput, PermissionDenied
 from huiliao_site.throttles import (
     AddressThrottle,
     AddressWritesThrottle,
-    FailedLookupThrottle,
     LiveScopedRateThrottle,
     WritesThrottle,
 )
@@ -40,6 +39,7 @@ from rooms.models import (
     Membership,
     Room,
 )
+from rooms.throttles import RoomCodeGuard
 
 # Nearby distances are rounded: with exact ones, three look-ups pin the venue down.
 DISTANCE_STEP_M = 10
@@ -496,7 +496,7 @@ class RoomDetailView(APIView):
 
 
 class AnnouncementView(APIView):
-    throttle_classes = [FailedLookupThrottle, WritesThrottle]
+    throttle_classes = [RoomCodeGuard, WritesThrottle]
     throttle_scope = "announcement"
 
     @extend_schema(

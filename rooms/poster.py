@@ -23,7 +23,9 @@ def poster(request: HttpRequest, code: str) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path(), login_url=reverse("admin:login"))
     try:
-        room = selectors.room_get_guarded(code=code, address=request_address(request))
+        room = selectors.room_get_guarded(
+            code=code, address=request_address(request), user=request.user
+        )
     except NotFound as exc:
         raise Http404(exc.detail) from exc
     except Throttled as exc:

@@ -36,19 +36,42 @@ def room_get(*, code: str) -> Room:
     return room
 
 
-def room_get_guarded(*, code: str, address: str) -> Room:
-    """room_get for a stranger's look-up (a page, the join form, a socket): each unknown
-    code counts against the client's address, and past HUILIAO_FAILED_LOOKUP_LIMIT every
-    code is refused with 429 `too_many_guesses`, found or not. (The API does the same in
-    its throttle and exception handler.)"""
+def room_get_guarded(*, code: str, address: str, user: User) -> Room:
+    """room_get for a look-up that may be a guess (a page, the join form): each unknown
+    code counts against the client's address (huiliao_site.lookups), and once it is over
+    its budget every code is refused with 429 `too_many_guesses` — found or not, so the
+    refusal says nothing — except to the room's own members and managers, so that the
+    people already in a room behind one venue's address keep using it."""
     wait = failed_lookups_wait(address)
-    if wait is not None:
-        raise too_many_guesses(wait)
     try:
-        return room_get(code=code)
+        room = room_get(code=code)
     except NotFound:
+        if wait is not None:
+            raise too_many_guesses(wait) from None
         failed_lookup_record(address)
         raise
+    if wait is not None and not user_is_inside(room=room, user=user):
+        raise too_many_guesses(wait)
+    return room
+
+
+def room_code_guard_check(*, code: str, address: str, user: User) -> None:
+    """The same guard before a view runs (the API's throttle): refuses a stranger naming
+    any code once the address is over its budget; free of queries under it."""
+    wait = failed_lookups_wait(address)
+    if wait is None:
+        return
+    room = Room.objects.filter(code=code.upper()).first() if len(code) == CODE_LENGTH else None
+    if room is None or not user_is_inside(room=room, user=user):
+        raise too_many_guesses(wait)
+
+
+def user_is_inside(*, room: Room, user: User) -> bool:
+    """A current member of the room, or one who manages it."""
+    if user_can_manage_room(user=user, room=room):
+        return True
+    membership = membership_get(room=room, user=user)
+    return membership is not None and membership.is_current
 
 
 def room_check_open(*, room: Room) -> None:

@@ -101,7 +101,9 @@ def home(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         code = form.cleaned_data["code"]
         try:
-            selectors.room_get_guarded(code=code, address=request_address(request))
+            selectors.room_get_guarded(
+                code=code, address=request_address(request), user=request.user
+            )
         except NotFound:
             form.add_error("code", _("There is no room with this code."))
         except Throttled as exc:
@@ -126,7 +128,9 @@ def home(request: HttpRequest) -> HttpResponse:
 @ensure_csrf_cookie
 def room_page(request: HttpRequest, code: str) -> HttpResponse:
     try:
-        room = selectors.room_get_guarded(code=code, address=request_address(request))
+        room = selectors.room_get_guarded(
+            code=code, address=request_address(request), user=request.user
+        )
     except NotFound:
         return render(request, "rooms/not_found.html", {"code": code}, status=404)
     except Throttled as exc:

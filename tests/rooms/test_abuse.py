@@ -121,16 +121,31 @@ def low_guess_limit(settings):
     settings.HUILIAO_FAILED_LOOKUP_WINDOW = 600
 
 
-def test_api_guesses_are_cut_off_and_then_every_code_is_refused(room, low_guess_limit):
+def test_api_guesses_are_cut_off_and_then_strangers_are_refused_every_code(room, low_guess_limit):
     client = api_client_for(UserFactory())
     answers = [client.get(f"/api/v1/rooms/{code}").status_code for code in CODES[:5]]
     assert answers == [404] * 5
-    for path in (f"/api/v1/rooms/{CODES[6]}", f"/api/v1/rooms/{room.code}"):
+    paths = [
+        f"/api/v1/rooms/{CODES[6]}",
+        f"/api/v1/rooms/{room.code}",
+        f"/api/v1/rooms/{room.code}/members",
+    ]
+    for path in paths:
         refused = client.get(path)
-        assert refused.status_code == 429
-        assert refused.json()["code"] == "too_many_guesses"
+        assert refused.status_code == 429, path
+        assert refused.json() == {
+            "detail": refused.json()["detail"],
+            "code": "too_many_guesses",
+        }
+        assert refused.json()["detail"].startswith("Too many unknown room codes")
         assert 1 <= int(refused.headers["Retry-After"]) <= 601
-    # A different address still finds the room.
+    entered = client.post(f"/api/v1/rooms/{room.code}/enter", {}, format="json")
+    assert (entered.status_code, entered.json()["code"]) == (429, "too_many_guesses")
+    # The room's own people behind the same address keep using it.
+    owner = api_client_for(room.owner)
+    assert owner.get(f"/api/v1/rooms/{room.code}").status_code == 200
+    assert owner.get(f"/api/v1/rooms/{room.code}/messages").status_code == 200
+    # A different address is not held to this one's budget.
     other = api_client_for(UserFactory())
     other.defaults["REMOTE_ADDR"] = "198.51.100.9"
     assert other.get(f"/api/v1/rooms/{room.code}").status_code == 200
@@ -148,6 +163,10 @@ def test_page_and_join_form_guesses_share_the_address_budget(room, low_guess_lim
     form = browser.post("/", {"code": room.code})
     assert form.status_code == 200
     assert "Too many room codes that do not exist" in form.content.decode()
+    # The organiser on the venue's Wi-Fi still opens the room.
+    organiser = Client()
+    organiser.force_login(room.owner)
+    assert organiser.get(f"/r/{room.code}/").status_code == 200
 
 
 # 8. /nearby ------------------------------------------------------------------------------------
