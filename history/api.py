@@ -11,7 +11,7 @@ from history.events import message_payload
 from history.models import Message
 from history.selectors import PAGE_DEFAULT, PAGE_MAX
 from history.services import BODY_MAX, CLIENT_ID_MAX
-from huiliao_site.api import OneLineTextField, StrictCharField
+from huiliao_site.api import OneLineTextField, StrictCharField, both_or_neither, schema_rule
 from rooms import selectors as room_selectors
 from rooms.api import (
     MemberSerializer,
@@ -62,6 +62,9 @@ class EnterSerializer(serializers.Serializer):
         if (attrs["latitude"] is None) != (attrs["longitude"] is None):
             raise serializers.ValidationError("Send both latitude and longitude, or neither.")
         return attrs
+
+
+schema_rule("EnterRequest", both_or_neither("latitude", "longitude"))
 
 
 class MessagePostSerializer(serializers.Serializer):

@@ -54,3 +54,37 @@ class JSONParser(parsers.JSONParser):
             return super().parse(stream, media_type, parser_context)
         except RecursionError:
             raise ParseError("JSON parse error - nested too deeply.") from None
+
+
+# --- Rules across fields, in the schema -------------------------------------------------
+# A serializer's validate() can tie fields together ("latitude with longitude, or
+# neither"); OpenAPI 3.0 says so with anyOf/oneOf on the component. Each rule is written
+# beside its serializer (`schema_rule`) and added to the published schema by this hook.
+SCHEMA_RULES: dict[str, dict] = {}
+
+
+def schema_rule(component: str, rule: dict) -> None:
+    SCHEMA_RULES[component] = rule
+
+
+def add_schema_rules(result, generator, request, public):
+    """drf-spectacular postprocessing hook (SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"])."""
+    schemas = result.get("components", {}).get("schemas", {})
+    for component, rule in SCHEMA_RULES.items():
+        if component in schemas:
+            schemas[component].update(rule)
+    return result
+
+
+def both_or_neither(first: str, second: str) -> dict:
+    """Two nullable fields that come together: both numbers, or both absent/null."""
+    absent = {"enum": [None], "nullable": True}
+    return {
+        "anyOf": [
+            {
+                "required": [first, second],
+                "properties": {first: {"type": "number"}, second: {"type": "number"}},
+            },
+            {"properties": {first: absent, second: absent}},
+        ]
+    }

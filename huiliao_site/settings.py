@@ -328,6 +328,10 @@ REST_FRAMEWORK = {
 }
 
 SPECTACULAR_SETTINGS = {
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "huiliao_site.api.add_schema_rules",
+    ],
     "TITLE": "Huiliao API",
     "DESCRIPTION": "Temporary chat rooms for conferences and events.",
     "VERSION": "1.0.0",

@@ -281,3 +281,15 @@ def test_room_name_with_control_characters_is_400(db):
         "detail": "name must not contain control characters.",
         "code": "invalid_name",
     }
+
+
+def test_schema_states_that_latitude_comes_with_longitude(db, client):
+    rule = get_schema(client)["components"]["schemas"]["EnterRequest"]["anyOf"]
+    number, absent = {"type": "number"}, {"enum": [None], "nullable": True}
+    assert rule == [
+        {
+            "required": ["latitude", "longitude"],
+            "properties": {"latitude": number, "longitude": number},
+        },
+        {"properties": {"latitude": absent, "longitude": absent}},
+    ]
