@@ -1,6 +1,6 @@
 import unicodedata
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -8,37 +8,8 @@ from rest_framework.views import APIView
 
 from accounts import selectors, services
 from accounts.models import User
-from huiliao_site.api import OneLineTextField, StrictCharField
+from huiliao_site.api import OneLineTextField, StrictCharField, error_responses
 from huiliao_site.throttles import LiveScopedRateThrottle
-
-
-class ErrorSerializer(serializers.Serializer):
-    detail = StrictCharField()
-    code = StrictCharField()
-    errors = serializers.DictField(
-        required=False, help_text="Only for `invalid`: the messages per field, for forms."
-    )
-
-
-ERROR_DESCRIPTIONS = {
-    400: "Invalid input (`invalid`, with `errors` per field).",
-    401: "No or bad credentials (`not_authenticated`, `authentication_failed`).",
-    403: "Not allowed (`permission_denied`, e.g. a session request without its CSRF token).",
-    404: "Not found.",
-    429: "Too many attempts (`throttled`); the Retry-After header says when to try again.",
-}
-
-
-def error_responses(*statuses: int, **descriptions: str) -> dict[int, OpenApiResponse]:
-    """Error responses for the schema; `descriptions` (keyed "e400"...) override the defaults."""
-    return {
-        code: OpenApiResponse(
-            ErrorSerializer,
-            description=descriptions.get(f"e{code}", ERROR_DESCRIPTIONS.get(code, "")),
-        )
-        for code in statuses
-    }
-
 
 NICKNAME_MAX_LENGTH = 32
 

@@ -8,20 +8,24 @@ from rest_framework.views import APIView
 
 from history import selectors, services
 from history.events import message_payload
-from history.models import Message
+from history.models import BODY_MAX, CLIENT_ID_MAX, Message
 from history.selectors import PAGE_DEFAULT, PAGE_MAX
-from history.services import BODY_MAX, CLIENT_ID_MAX
-from huiliao_site.api import OneLineTextField, StrictCharField, both_or_neither, schema_rule
+from huiliao_site.api import (
+    OneLineTextField,
+    StrictCharField,
+    UtcDateTimeField,
+    both_or_neither,
+    error_responses,
+    latitude_field,
+    longitude_field,
+    schema_rule,
+    validated_query,
+)
 from rooms import selectors as room_selectors
 from rooms.api import (
     MemberSerializer,
     RoomDetailSerializer,
-    UtcDateTimeField,
-    error_responses,
-    latitude_field,
-    longitude_field,
     room_detail,
-    validated_query,
 )
 from rooms.models import DISPLAY_NAME_MAX
 
@@ -37,6 +41,7 @@ class EnterSerializer(serializers.Serializer):
         required=False, allow_null=True, default=None, help_text="With latitude, or neither."
     )
     display_name = OneLineTextField(
+        error_code="invalid_display_name",
         required=False,
         allow_null=True,
         default=None,
@@ -69,10 +74,13 @@ schema_rule("EnterRequest", both_or_neither("latitude", "longitude"))
 
 class MessagePostSerializer(serializers.Serializer):
     body = StrictCharField(
-        max_length=BODY_MAX, help_text=f"1 to {BODY_MAX} characters after trimming."
+        max_length=BODY_MAX,
+        error_code="invalid_body",
+        help_text=f"1 to {BODY_MAX} characters after trimming.",
     )
     client_id = StrictCharField(
         max_length=CLIENT_ID_MAX,
+        error_code="invalid_client_id",
         help_text="A fresh id (a UUID) per message: re-sending it returns the stored message.",
     )
 
@@ -124,7 +132,7 @@ class EnterView(APIView):
     @extend_schema(
         operation_id="rooms_enter",
         request=EnterSerializer,
-        responses={200: RoomDetailSerializer, **error_responses(400, 401, 403, 404, 409, 410)},
+        responses={200: RoomDetailSerializer, **error_responses(400, 401, 403, 404, 409, 410, 429)},
         description="Enter the room (the seed's enterChatRoom), or change my display name "
         "or preset avatar (400 `invalid_avatar` for an unknown key) by entering again. A "
         "display name another current member goes by (compared after NFKC and case "
@@ -146,7 +154,7 @@ class LeaveView(APIView):
     @extend_schema(
         operation_id="rooms_leave",
         request=None,
-        responses={204: None, **error_responses(401, 404)},
+        responses={204: None, **error_responses(401, 404, 429)},
         description='Leave the room (the seed\'s leaveChatRoom); posts "<name> left" and '
         "closes my sockets in it. Leaving a room I am not in is harmless.",
     )
@@ -160,7 +168,7 @@ class MessagesView(APIView):
     @extend_schema(
         operation_id="rooms_messages_list",
         parameters=[MessagesQuerySerializer],
-        responses={200: MessagePageSerializer, **error_responses(400, 401, 403, 404)},
+        responses={200: MessagePageSerializer, **error_responses(400, 401, 403, 404, 429)},
         description="A page of history in ascending seq: `after` catches up, `before` "
         "scrolls back, neither gives the newest page. Members (and managers) only; works "
         "after the room closed.",
@@ -202,7 +210,7 @@ class MessagesView(APIView):
 class MessagesInfoView(APIView):
     @extend_schema(
         operation_id="rooms_messages_info",
-        responses={200: MessagesInfoSerializer, **error_responses(401, 403, 404)},
+        responses={200: MessagesInfoSerializer, **error_responses(401, 403, 404, 429)},
         description="How much history there is (the seed's getHistoryCount / getHistoryListInfo).",
     )
     def get(self, request, code):
@@ -213,7 +221,7 @@ class MessagesInfoView(APIView):
 class MessageDetailView(APIView):
     @extend_schema(
         operation_id="rooms_messages_get",
-        responses={200: MessageSerializer, **error_responses(401, 403, 404)},
+        responses={200: MessageSerializer, **error_responses(401, 403, 404, 429)},
         description="One message by its seq (the seed's getHistory).",
     )
     def get(self, request, code, seq):

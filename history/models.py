@@ -5,6 +5,9 @@ from django.utils.translation import gettext_lazy as _
 
 from rooms.models import Room
 
+BODY_MAX = 2000
+CLIENT_ID_MAX = 64
+
 
 class Message(models.Model):
     class Kind(models.TextChoices):
@@ -21,8 +24,8 @@ class Message(models.Model):
         related_name="messages",
     )
     kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.TEXT)
-    body = models.TextField(_("body"), max_length=2000)
-    client_id = models.CharField(_("client id"), max_length=64, null=True, blank=True)
+    body = models.TextField(_("body"), max_length=BODY_MAX)
+    client_id = models.CharField(_("client id"), max_length=CLIENT_ID_MAX, null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=False)
     hidden = models.BooleanField(_("hidden"), default=False)
 

@@ -25,9 +25,9 @@ from history.events import message_frame, with_sender_names
 from history.models import Message
 from huiliao_site.errors import DomainError, NotAuthenticated, NotFound, Throttled
 from rooms import selectors as room_selectors
-from rooms.models import Membership, Room
+from rooms.models import Membership, Room, is_open
 from rooms.protocol import Frame
-from rooms.selectors import CURRENT, CURRENT_MEMBER_COUNT
+from rooms.selectors import CURRENT_MEMBER_COUNT
 
 PAGE_DEFAULT = 50
 PAGE_MAX = 100
@@ -140,14 +140,13 @@ def room_live_state(*, code: str) -> dict[str, Any] | None:
     if row is None:
         return None
     row["room_id"] = row.pop("pk")
-    expires_at = row["expires_at"]
-    row["open"] = row["closed_at"] is None and (expires_at is None or expires_at > timezone.now())
+    row["open"] = is_open(closed_at=row["closed_at"], expires_at=row["expires_at"])
     return row
 
 
 def current_member_ids(*, room_id: int, user_ids: set[str]) -> set[str]:
     """Which of `user_ids` are still current members of the room (the hub's re-check)."""
-    rows = Membership.objects.filter(CURRENT, room_id=room_id, user_id__in=user_ids)
+    rows = Membership.objects.current().filter(room_id=room_id, user_id__in=user_ids)
     return {str(user_id) for user_id in rows.values_list("user_id", flat=True)}
 
 
@@ -281,3 +280,32 @@ def messages_replay(*, room: Room, after: int) -> tuple[list[Frame], int | None]
         messages, _more = messages_page(room=room, limit=limit)
         replay_from = messages[0].seq
     return [message_frame(message) for message in messages], replay_from
+
+
+def rooms_ended_before(cutoff: dt.datetime):
+    """Rooms closed, or expired, before `cutoff` (an expired room is as read-only as a
+    closed one, even if expire_rooms never ran), oldest id first."""
+    return Room.objects.ended_before(cutoff).order_by("id")
+
+
+@dataclass
+class PurgeCounts:
+    """What purging rooms' history removed (or would remove)."""
+
+    rooms: int = 0
+    messages: int = 0
+    members: int = 0
+    batches: int = 0
+
+    def add(self, other: "PurgeCounts") -> None:
+        self.rooms += 1
+        self.messages += other.messages
+        self.members += other.members
+        self.batches += other.batches
+
+
+def room_history_counts(*, room: Room) -> PurgeCounts:
+    return PurgeCounts(
+        messages=Message.objects.filter(room=room).count(),
+        members=Membership.objects.filter(room=room).count(),
+    )

@@ -1,22 +1,23 @@
 """Every write to the message stream: chat messages, join/leave notices, moderation."""
 
+from collections.abc import Callable
+
 from django.db import IntegrityError, transaction
+from django.db.models import Max, Min
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from accounts.models import User
 from history import selectors
 from history.events import message_frame, message_restored_frame, sender_from_membership
-from history.models import Message
+from history.models import BODY_MAX, CLIENT_ID_MAX, Message
+from history.selectors import PurgeCounts
 from huiliao_site.errors import DomainError, InvalidInput
 from huiliao_site.text import is_valid_unicode
 from rooms import events, protocol
 from rooms import selectors as room_selectors
 from rooms import services as room_services
 from rooms.models import Membership, Room
-
-BODY_MAX = 2000
-CLIENT_ID_MAX = 64
 
 
 def clean_body(body) -> str:
@@ -200,3 +201,36 @@ def message_set_hidden(*, message: Message, hidden: bool) -> Message:
     else:
         events.publish(message.room, message_restored_frame(message))
     return message
+
+
+# --- purging ended rooms -------------------------------------------------------------------
+
+
+def room_history_purge(
+    *, room: Room, batch: int, on_batch: Callable[[int, int, int], None] | None = None
+) -> PurgeCounts:
+    """Delete a room's messages and members (the room row stays: a stale link still says
+    "closed"). Messages go in seq ranges of `batch`, members in `batch`s, each in its own
+    short transaction, so a room of a million messages never holds one long transaction
+    or one huge lock while the site keeps serving."""
+    counts = PurgeCounts()
+    messages = Message.objects.filter(room=room)
+    bounds = messages.aggregate(first=Min("seq"), last=Max("seq"))
+    if bounds["first"] is not None:
+        for low in range(bounds["first"], bounds["last"] + 1, batch):
+            with transaction.atomic():
+                deleted, _ = messages.filter(seq__gte=low, seq__lt=low + batch).delete()
+            counts.messages += deleted
+            counts.batches += 1
+            if on_batch is not None:
+                on_batch(low, low + batch - 1, deleted)
+    members = Membership.objects.filter(room=room)
+    while True:
+        with transaction.atomic():
+            ids = list(members.order_by("id").values_list("id", flat=True)[:batch])
+            if not ids:
+                break
+            deleted, _ = Membership.objects.filter(id__in=ids).delete()
+        counts.members += deleted
+        counts.batches += 1
+    return counts

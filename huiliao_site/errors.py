@@ -136,6 +136,18 @@ def _first_message(detail) -> str:
     return str(detail)
 
 
+def _field_code(codes) -> str:
+    """`invalid`, or the one domain code of a body whose only error is a field that names
+    its service's code (huiliao_site.api.StrictCharField's `error_code`)."""
+    if isinstance(codes, dict) and len(codes) == 1:
+        (field_codes,) = codes.values()
+        if isinstance(field_codes, list) and len(set(map(str, field_codes))) == 1:
+            code = str(field_codes[0])
+            if code.startswith("invalid_"):
+                return code
+    return "invalid"
+
+
 def api_exception_handler(exc, context):
     request = context.get("request")
     if request is not None and isinstance(exc, NotFound) and exc.code in FAILED_LOOKUP_CODES:
@@ -155,7 +167,7 @@ def api_exception_handler(exc, context):
     if isinstance(exc, exceptions.ValidationError):
         response.data = {
             "detail": _first_message(exc.detail),
-            "code": "invalid",
+            "code": _field_code(exc.get_codes()),
             "errors": exc.detail,
         }
     elif isinstance(exc, exceptions.APIException):

@@ -12,10 +12,9 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -23,9 +22,14 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import User
 from huiliao_site.errors import DomainError
 from rooms import qr, services
-from rooms.models import GEOFENCE_MAX_RADIUS_M, GEOFENCE_MIN_RADIUS_M, Membership, Room
-
-MUTE_MAX_MINUTES = 60 * 24 * 30
+from rooms.models import (
+    GEOFENCE_MAX_RADIUS_M,
+    GEOFENCE_MIN_RADIUS_M,
+    MUTE_MAX_MINUTES,
+    ROOM_CURRENT_MEMBERS,
+    Membership,
+    Room,
+)
 
 
 def scoped_to_owner(request: HttpRequest, rooms: QuerySet, prefix: str = "") -> QuerySet:
@@ -50,15 +54,12 @@ class RoomStatusFilter(admin.SimpleListFilter):
         return Room.Status.choices
 
     def queryset(self, request, queryset):
-        now = timezone.now()
         if self.value() == Room.Status.OPEN:
-            return queryset.filter(closed_at__isnull=True).filter(
-                Q(expires_at__isnull=True) | Q(expires_at__gt=now)
-            )
+            return queryset.open()
         if self.value() == Room.Status.EXPIRED:
-            return queryset.filter(closed_at__isnull=True, expires_at__lte=now)
+            return queryset.expired_unclosed()
         if self.value() == Room.Status.CLOSED:
-            return queryset.filter(closed_at__isnull=False)
+            return queryset.closed()
         return queryset
 
 
@@ -314,12 +315,7 @@ class RoomAdmin(admin.ModelAdmin):
         rooms = (
             super()
             .get_queryset(request)
-            .annotate(
-                member_count=Count(
-                    "memberships",
-                    filter=Q(memberships__left_at__isnull=True, memberships__banned=False),
-                )
-            )
+            .annotate(member_count=Count("memberships", filter=ROOM_CURRENT_MEMBERS))
         )
         return scoped_to_owner(request, rooms)
 

@@ -6,24 +6,29 @@ Enter/leave live in history.api: they write join/leave notices to the message st
 which only the history app may do.
 """
 
-import base64
 import datetime as dt
-import json
 
 from django.conf import settings
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Q, QuerySet
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.api import ErrorSerializer
 from accounts.models import User
-from huiliao_site.api import OneLineTextField, StrictCharField
-from huiliao_site.errors import InvalidInput, PermissionDenied
+from huiliao_site.api import (
+    CursorQuerySerializer,
+    OneLineTextField,
+    StrictCharField,
+    UtcDateTimeField,
+    error_responses,
+    keyset_page,
+    latitude_field,
+    longitude_field,
+    validated_query,
+)
+from huiliao_site.errors import PermissionDenied
 from huiliao_site.throttles import (
     AddressThrottle,
     AddressWritesThrottle,
@@ -33,6 +38,7 @@ from huiliao_site.throttles import (
 from rooms import protocol, selectors, services
 from rooms.avatars import AVATAR_CHOICES, avatar_list
 from rooms.models import (
+    ANNOUNCEMENT_MAX,
     GEOFENCE_MAX_RADIUS_M,
     GEOFENCE_MIN_RADIUS_M,
     ROOM_NAME_MAX,
@@ -43,100 +49,6 @@ from rooms.throttles import RoomCodeGuard
 
 # Nearby distances are rounded: with exact ones, three look-ups pin the venue down.
 DISTANCE_STEP_M = 10
-LIST_DEFAULT = 50
-LIST_MAX = 100
-
-
-def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
-    # Whatever can answer "no such room" can also answer 429 `too_many_guesses`.
-    if 404 in statuses:
-        statuses = (*statuses, 429)
-    return {code: OpenApiResponse(ErrorSerializer) for code in sorted(set(statuses))}
-
-
-# --- Fields -------------------------------------------------------------------------------
-
-
-class UtcDateTimeField(serializers.DateTimeField):
-    """Every time in the API is UTC with a `Z`, the same as the message frames."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("default_timezone", dt.UTC)
-        super().__init__(**kwargs)
-
-
-def latitude_field(**kwargs) -> serializers.FloatField:
-    # DRF's FloatField refuses nan and inf, which would slip through min/max checks.
-    return serializers.FloatField(min_value=-90, max_value=90, **kwargs)
-
-
-def longitude_field(**kwargs) -> serializers.FloatField:
-    return serializers.FloatField(min_value=-180, max_value=180, **kwargs)
-
-
-# --- Keyset cursors -----------------------------------------------------------------------
-# Lists of rooms and members page by keyset on (a time, a public unique key). The cursor is
-# opaque to clients (base64 of both values), so no database id ever reaches a URL.
-
-
-def encode_cursor(moment: dt.datetime, key: str) -> str:
-    raw = json.dumps([moment.isoformat(), str(key)], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        moment, key = json.loads(raw)
-        parsed = dt.datetime.fromisoformat(moment)
-        # PostgreSQL refuses a NUL in text and a UTC offset past ±15:59; a time that leaves
-        # datetime's range in UTC raises OverflowError.
-        if parsed.tzinfo is None or not isinstance(key, str) or "\x00" in key:
-            raise ValueError(cursor)
-        parsed = parsed.astimezone(dt.UTC)
-    except (ValueError, TypeError, OverflowError, json.JSONDecodeError) as exc:
-        raise InvalidInput("cursor is not one this API gave out.", code="invalid_cursor") from exc
-    return parsed, key
-
-
-class CursorQuerySerializer(serializers.Serializer):
-    cursor = StrictCharField(required=False, max_length=200)
-    limit = serializers.IntegerField(
-        required=False, min_value=1, max_value=LIST_MAX, default=LIST_DEFAULT
-    )
-
-
-def keyset_page(
-    rows: QuerySet, *, time_field: str, key_field: str, descending: bool, cursor, limit
-):
-    """One page of `rows` ordered by (time_field, key_field), and the next cursor or None."""
-    sign = "-" if descending else ""
-    rows = rows.order_by(f"{sign}{time_field}", f"{sign}{key_field}")
-    if cursor:
-        moment, key = decode_cursor(cursor)
-        op = "lt" if descending else "gt"
-        try:
-            rows = rows.filter(
-                Q(**{f"{time_field}__{op}": moment})
-                | Q(**{time_field: moment, f"{key_field}__{op}": key})
-            )
-        except DjangoValidationError as exc:  # a forged key, such as a UUID that is none
-            raise InvalidInput(
-                "cursor is not one this API gave out.", code="invalid_cursor"
-            ) from exc
-    page = list(rows[: limit + 1])
-    more = len(page) > limit
-    page = page[:limit]
-    if not more:
-        return page, None
-    last = page[-1]
-    return page, encode_cursor(_get_path(last, time_field), _get_path(last, key_field))
-
-
-def _get_path(obj, path: str):
-    for part in path.split("__"):
-        obj = getattr(obj, part)
-    return obj
 
 
 # --- Serializers --------------------------------------------------------------------------
@@ -159,7 +71,7 @@ class GeofenceShownSerializer(serializers.Serializer):
 
 
 class RoomCreateSerializer(serializers.Serializer):
-    name = OneLineTextField(min_length=1, max_length=ROOM_NAME_MAX)
+    name = OneLineTextField(min_length=1, max_length=ROOM_NAME_MAX, error_code="invalid_name")
     expires_at = serializers.DateTimeField(
         required=False,
         allow_null=True,
@@ -199,7 +111,9 @@ class NearbyQuerySerializer(serializers.Serializer):
 
 
 class AnnouncementSerializer(serializers.Serializer):
-    text = StrictCharField(allow_blank=True, max_length=2000)
+    text = StrictCharField(
+        allow_blank=True, max_length=ANNOUNCEMENT_MAX, error_code="invalid_announcement"
+    )
     updated_at = UtcDateTimeField(allow_null=True, read_only=True)
 
 
@@ -366,14 +280,6 @@ def room_detail(*, room: Room, user: User, membership: Membership | None) -> dic
     return RoomDetailSerializer(data).data
 
 
-def validated_query(serializer_class, request) -> dict:
-    # A plain dict, not the QueryDict: DRF reads a blank form value as "absent", so
-    # `?role=` would list every room instead of saying that "" is no role.
-    data = serializer_class(data=request.query_params.dict())
-    data.is_valid(raise_exception=True)
-    return data.validated_data
-
-
 # --- Views --------------------------------------------------------------------------------
 
 
@@ -470,7 +376,7 @@ class RoomNearbyView(APIView):
 class RoomDetailView(APIView):
     @extend_schema(
         operation_id="rooms_get",
-        responses={200: RoomDetailSerializer, **error_responses(401, 404)},
+        responses={200: RoomDetailSerializer, **error_responses(401, 404, 429)},
         description="Anyone signed in who knows the code sees the room (to decide whether "
         "to enter); the announcement only members and managers.",
     )
@@ -482,7 +388,7 @@ class RoomDetailView(APIView):
     @extend_schema(
         operation_id="rooms_close",
         request=None,
-        responses={204: None, **error_responses(401, 403, 404)},
+        responses={204: None, **error_responses(401, 403, 404, 429)},
         description="Close the room for good (the seed's destroyChatRoom): nobody enters or "
         "posts, members keep reading its history, every socket gets `room_closed`. Only "
         "its owner or a superuser; closing twice is harmless.",
@@ -501,7 +407,7 @@ class AnnouncementView(APIView):
 
     @extend_schema(
         operation_id="rooms_announcement_get",
-        responses={200: AnnouncementSerializer, **error_responses(401, 403, 404)},
+        responses={200: AnnouncementSerializer, **error_responses(401, 403, 404, 429)},
         description="The room's announcement (the seed's getBBS), for members.",
     )
     def get(self, request, code):
@@ -538,7 +444,7 @@ class MembersView(APIView):
     @extend_schema(
         operation_id="rooms_members",
         parameters=[CursorQuerySerializer],
-        responses={200: MemberListSerializer, **error_responses(400, 401, 403, 404)},
+        responses={200: MemberListSerializer, **error_responses(400, 401, 403, 404, 429)},
         description="Current members in the order they joined (the seed's getUserCount / "
         "getUserList), keyset-paged by `cursor`. Members and managers only.",
     )

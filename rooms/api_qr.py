@@ -15,7 +15,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.api import error_responses
+from huiliao_site.api import error_responses
 from huiliao_site.errors import InvalidInput
 from rooms import qr, selectors
 
@@ -42,7 +42,7 @@ def parse_size(raw: str | None) -> int:
 class QRCodeView(APIView):
     @extend_schema(
         operation_id="room_qrcode",
-        responses={200: QRCodeSerializer, **error_responses(401, 403, 404)},
+        responses={200: QRCodeSerializer, **error_responses(401, 403, 404, 429)},
         description="The room's QR code (its join URL, captioned with the room's name), "
         "drawn once and kept in media storage.",
     )
@@ -70,7 +70,7 @@ class QRCodePNGView(APIView):
         ],
         responses={
             (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY),
-            **error_responses(400, 401, 403, 404),
+            **error_responses(400, 401, 403, 404, 429),
         },
     )
     def get(self, request, code: str):

@@ -19,6 +19,8 @@ GEOFENCE_MAX_RADIUS_M = 50_000
 MEMBER_ID_LENGTH = 12
 DISPLAY_NAME_MAX = 32
 ROOM_NAME_MAX = 64
+ANNOUNCEMENT_MAX = 2000
+MUTE_MAX_MINUTES = 60 * 24 * 30  # 43,200: a mute lasts at most 30 days
 
 
 def generate_room_code() -> str:
@@ -28,6 +30,37 @@ def generate_room_code() -> str:
 def generate_member_id() -> str:
     """A person's public id inside one room: random, so ids in two rooms never link."""
     return secrets.token_urlsafe(9)  # 12 characters, 72 bits
+
+
+def is_open(*, closed_at, expires_at, now=None) -> bool:
+    """The open rule on one row's values (open_rooms() is the same rule in SQL)."""
+    return closed_at is None and (expires_at is None or expires_at > (now or timezone.now()))
+
+
+def open_rooms(now=None) -> Q:
+    """A room is open while not closed and not past its expiry: the one definition (the
+    model's is_open() is the same rule on one row)."""
+    now = now or timezone.now()
+    return Q(closed_at__isnull=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+
+
+class RoomQuerySet(models.QuerySet):
+    def open(self, now=None):
+        return self.filter(open_rooms(now))
+
+    def expired_unclosed(self, now=None):
+        """Past their expiry but not closed yet: what expire_rooms closes."""
+        return self.filter(closed_at__isnull=True, expires_at__lte=now or timezone.now())
+
+    def closed(self):
+        return self.filter(closed_at__isnull=False)
+
+    def ended_before(self, cutoff):
+        """Closed, or expired, before `cutoff` (an expired room is as ended as a closed one,
+        even if expire_rooms never ran)."""
+        return self.filter(
+            Q(closed_at__lt=cutoff) | Q(closed_at__isnull=True, expires_at__lt=cutoff)
+        )
 
 
 class Room(models.Model):
@@ -44,7 +77,7 @@ class Room(models.Model):
         related_name="owned_rooms",
         verbose_name=_("owner"),
     )
-    announcement = models.TextField(_("announcement"), max_length=2000, blank=True)
+    announcement = models.TextField(_("announcement"), max_length=ANNOUNCEMENT_MAX, blank=True)
     announcement_updated_at = models.DateTimeField(_("announcement updated"), null=True, blank=True)
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
     latitude = models.FloatField(_("latitude"), null=True, blank=True)
@@ -53,6 +86,8 @@ class Room(models.Model):
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     last_seq = models.PositiveBigIntegerField(_("last message seq"), default=0, editable=False)
+
+    objects = RoomQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("room")
@@ -85,7 +120,7 @@ class Room(models.Model):
         return self.expires_at is not None and self.expires_at <= (now or timezone.now())
 
     def is_open(self, now=None) -> bool:
-        return self.closed_at is None and not self.is_expired(now)
+        return is_open(closed_at=self.closed_at, expires_at=self.expires_at, now=now)
 
     @property
     def status(self) -> str:
@@ -103,6 +138,13 @@ class Room(models.Model):
 
 # A current member: entered, not left, not banned. The one definition; selectors use it.
 CURRENT_MEMBER = Q(left_at__isnull=True, banned=False)
+# The same, seen from a Room (counting a room's current members in one query).
+ROOM_CURRENT_MEMBERS = Q(memberships__left_at__isnull=True, memberships__banned=False)
+
+
+class MembershipQuerySet(models.QuerySet):
+    def current(self):
+        return self.filter(CURRENT_MEMBER)
 
 
 class Membership(models.Model):
@@ -131,6 +173,8 @@ class Membership(models.Model):
     left_at = models.DateTimeField(_("left at"), null=True, blank=True)
     muted_until = models.DateTimeField(_("muted until"), null=True, blank=True)
     banned = models.BooleanField(_("banned"), default=False)
+
+    objects = MembershipQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("member")
@@ -175,6 +219,7 @@ class Membership(models.Model):
 
     @property
     def is_current(self) -> bool:
+        # CURRENT_MEMBER on one row.
         return self.left_at is None and not self.banned
 
     def is_muted(self, now=None) -> bool:

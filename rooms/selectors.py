@@ -2,7 +2,6 @@
 
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Abs
-from django.utils import timezone
 
 from accounts.models import User
 from huiliao_site.errors import Gone, NotFound, PermissionDenied, too_many_guesses
@@ -14,14 +13,12 @@ from rooms.models import (
     CODE_LENGTH,
     CURRENT_MEMBER,
     GEOFENCE_MAX_RADIUS_M,
+    ROOM_CURRENT_MEMBERS,
     Membership,
     Room,
 )
 
-CURRENT = CURRENT_MEMBER
-CURRENT_MEMBER_COUNT = Count(
-    "memberships", filter=Q(memberships__left_at__isnull=True, memberships__banned=False)
-)
+CURRENT_MEMBER_COUNT = Count("memberships", filter=ROOM_CURRENT_MEMBERS)
 
 
 def room_get(*, code: str) -> Room:
@@ -165,18 +162,18 @@ def membership_check_can_moderate(*, room: Room, user: User) -> None:
 
 def display_name_in_use(*, room: Room, name: str, exclude: Membership | None) -> bool:
     """Whether a current member other than `exclude` goes by `name` (after name_key)."""
-    rows = Membership.objects.filter(CURRENT, room=room, name_key=name_key(name))
+    rows = Membership.objects.current().filter(room=room, name_key=name_key(name))
     if exclude is not None and exclude.pk is not None:
         rows = rows.exclude(pk=exclude.pk)
     return rows.exists()
 
 
 def member_count(*, room: Room) -> int:
-    return Membership.objects.filter(CURRENT, room=room).count()
+    return Membership.objects.current().filter(room=room).count()
 
 
 def members_current(*, room: Room) -> QuerySet[Membership]:
-    return Membership.objects.filter(CURRENT, room=room).order_by("joined_at", "member_id")
+    return Membership.objects.current().filter(room=room).order_by("joined_at", "member_id")
 
 
 OWNER_FIELDS = ("member_id", "display_name", "avatar")
@@ -209,7 +206,7 @@ def rooms_for_user(*, user: User, role: str | None = None) -> QuerySet[Room]:
     (owner / moderator / member) and `member_count`, newest first, in one query."""
     mine = Membership.objects.filter(room=OuterRef("pk"), user=user)
     rooms = with_owner(Room.objects).annotate(
-        my_role=Subquery(mine.filter(CURRENT).values("role")[:1]),
+        my_role=Subquery(mine.filter(CURRENT_MEMBER).values("role")[:1]),
         member_count=CURRENT_MEMBER_COUNT,
     )
     if role == Membership.Role.OWNER:
@@ -228,11 +225,10 @@ def rooms_nearby(*, latitude: float, longitude: float, limit: int = 50) -> list[
     rooms that may hold the point leave the database, however many fenced rooms exist;
     the exact great-circle distance decides among those few.
     """
-    now = timezone.now()
     lat_per_m, lon_per_m = geo.degrees_per_metre(latitude, GEOFENCE_MAX_RADIUS_M)
     candidates = (
-        Room.objects.filter(closed_at__isnull=True, radius_m__isnull=False)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        Room.objects.open()
+        .filter(radius_m__isnull=False)
         .annotate(
             dlat=Abs(F("latitude") - latitude),
             dlon=Abs(F("longitude") - longitude),

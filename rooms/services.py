@@ -14,9 +14,11 @@ from huiliao_site.text import has_control_characters, name_key
 from rooms import events, geo, protocol, selectors
 from rooms.avatars import avatar_clean, avatar_default
 from rooms.models import (
+    ANNOUNCEMENT_MAX,
     DISPLAY_NAME_MAX,
     GEOFENCE_MAX_RADIUS_M,
     GEOFENCE_MIN_RADIUS_M,
+    MUTE_MAX_MINUTES,
     ROOM_NAME_MAX,
     Membership,
     Room,
@@ -426,8 +428,10 @@ def membership_set_banned(*, membership: Membership, banned: bool) -> Membership
 @transaction.atomic
 def membership_mute(*, membership: Membership, minutes: int) -> Membership:
     """Mute for `minutes` (0 lifts the mute). A muted member reads but cannot post."""
-    if minutes < 0 or minutes > 60 * 24 * 30:
-        raise InvalidInput("minutes must be between 0 and 43200.", code="invalid_minutes")
+    if not 0 <= minutes <= MUTE_MAX_MINUTES:
+        raise InvalidInput(
+            f"minutes must be between 0 and {MUTE_MAX_MINUTES}.", code="invalid_minutes"
+        )
     membership.muted_until = timezone.now() + dt.timedelta(minutes=minutes) if minutes else None
     membership.save(update_fields=["muted_until"])
     return membership
@@ -460,9 +464,10 @@ def membership_set_role(*, membership: Membership, role: str) -> Membership:
 def announcement_set(*, room: Room, text: str) -> Room:
     """Set the room's announcement (the seed's BBS) and push it to everyone in the room."""
     text = text.strip()
-    if len(text) > 2000:
+    if len(text) > ANNOUNCEMENT_MAX:
         raise InvalidInput(
-            "announcement must be at most 2000 characters.", code="invalid_announcement"
+            f"announcement must be at most {ANNOUNCEMENT_MAX} characters.",
+            code="invalid_announcement",
         )
     room.announcement = text
     room.announcement_updated_at = timezone.now()

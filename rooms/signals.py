@@ -13,11 +13,10 @@ from rest_framework.authtoken.models import Token
 from accounts.models import User
 from rooms import events, protocol
 from rooms.models import Membership
-from rooms.selectors import CURRENT
 
 
 def close_user_sockets(user_id) -> None:
-    memberships = Membership.objects.filter(CURRENT, user_id=user_id).select_related("room")
+    memberships = Membership.objects.current().filter(user_id=user_id).select_related("room")
     for membership in memberships.only("room__code"):
         events.publish_close_member(membership.room, user_id, protocol.CLOSE_NO_CREDENTIALS)
 

@@ -28,7 +28,7 @@ def test_lone_surrogate_in_a_string_field_is_400(member, room):
     )
     assert response.status_code == 400
     assert response.json()["detail"] == "body: Not valid Unicode text."
-    assert response.json()["code"] == "invalid"
+    assert response.json()["code"] == "invalid_body"
 
 
 @pytest.mark.django_db

@@ -2,7 +2,6 @@
 timer, see the organisers' guide); it is idempotent, so overlapping runs are harmless."""
 
 from django.core.management.base import BaseCommand
-from django.utils import timezone
 
 from rooms import services
 from rooms.models import Room
@@ -19,10 +18,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, dry_run: bool = False, **options):
-        now = timezone.now()
-        due = Room.objects.filter(closed_at__isnull=True, expires_at__lte=now).order_by(
-            "expires_at", "id"
-        )
+        due = Room.objects.expired_unclosed().order_by("expires_at", "id")
         closed = 0
         for room in due.iterator(chunk_size=500):
             when = room.expires_at.isoformat()

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from history import services as history_services
 from rooms import qr, services
 from rooms.models import Room
 
@@ -37,9 +38,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, username: str, reset_password: bool = False, **options):
-        # Deferred: rooms must not import history at module level (history → rooms).
-        from history import services as history_services
-
         with transaction.atomic():
             organiser, created = User.objects.get_or_create(
                 username=username,
@@ -58,8 +56,8 @@ class Command(BaseCommand):
             organiser.groups.add(group)
 
         room = (
-            Room.objects.filter(owner=organiser, name=ROOM_NAME, closed_at__isnull=True)
-            .filter(expires_at__gt=timezone.now())
+            Room.objects.open()
+            .filter(owner=organiser, name=ROOM_NAME, expires_at__isnull=False)
             .order_by("-created_at")
             .first()
         )
