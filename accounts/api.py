@@ -7,11 +7,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import selectors, services
-from accounts.models import User
+from accounts.models import NICKNAME_MAX_LENGTH, User
 from huiliao_site.api import OneLineTextField, StrictCharField, error_responses
 from huiliao_site.throttles import LiveScopedRateThrottle
-
-NICKNAME_MAX_LENGTH = 32
 
 
 def reject_control_characters(value: str) -> None:

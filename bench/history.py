@@ -134,7 +134,9 @@ def run_child(args) -> dict:
     members = []
     for i in range(MEMBERS):
         user = User.objects.create(username=f"bench-{i}", nickname=f"Attendee {i}", kind="guest")
-        history_services.member_enter(room=room, user=user, display_name=f"Guest {i}")
+        history_services.member_enter(
+            room=room, user=user, entry=room_services.Entry(display_name=f"Guest {i}")
+        )
         members.append(user)
     room.refresh_from_db()
     setup_s = time.perf_counter() - started

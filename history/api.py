@@ -22,6 +22,7 @@ from huiliao_site.api import (
     validated_query,
 )
 from rooms import selectors as room_selectors
+from rooms import services as room_services
 from rooms.api import (
     MemberSerializer,
     RoomDetailSerializer,
@@ -146,7 +147,8 @@ class EnterView(APIView):
         data = EnterSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         room = room_selectors.room_get(code=code)
-        result = services.member_enter(room=room, user=request.user, **data.validated_data)
+        entry = room_services.Entry(**data.validated_data)
+        result = services.member_enter(room=room, user=request.user, entry=entry)
         return Response(room_detail(room=room, user=request.user, membership=result.membership))
 
 

@@ -149,22 +149,14 @@ def member_enter(
     *,
     room: Room,
     user: User,
-    display_name: str | None = None,
-    avatar: str | None = None,
-    latitude: float | None = None,
-    longitude: float | None = None,
+    entry: room_services.Entry | None = None,
 ) -> room_services.EnterResult:
-    """Enter (or re-enter) a room; posts "<name> joined" when they were not in it, unless
+    """The whole act of entering a room: admit the member (rooms.services.membership_admit),
+    then post "<name> joined" when they were not in it, unless
     they are muted. The notice counts against their posting budget: past it, entering is
     refused with 429 `rate_limited` and nothing changes."""
-    result = room_services.membership_enter(
-        room=room,
-        user=user,
-        display_name=display_name,
-        avatar=avatar,
-        latitude=latitude,
-        longitude=longitude,
-    )
+    entry = entry or room_services.Entry()
+    result = room_services.membership_admit(room=room, user=user, entry=entry)
     if result.joined:
         if not result.membership.is_muted():
             # Entering is posting: past the budget it is refused (429), like a message.

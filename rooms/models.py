@@ -130,11 +130,6 @@ class Room(models.Model):
             return self.Status.EXPIRED
         return self.Status.OPEN
 
-    @property
-    def group_name(self) -> str:
-        """The channel-layer group every process with local members of this room joins."""
-        return f"room.{self.code}"
-
 
 # A current member: entered, not left, not banned. The one definition; selectors use it.
 CURRENT_MEMBER = Q(left_at__isnull=True, banned=False)

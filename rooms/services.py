@@ -290,23 +290,27 @@ def geofence_check(
         )
 
 
+@dataclass(frozen=True)
+class Entry:
+    """What a person sends when entering a room (the seed's enterChatRoom): each None keeps
+    what they have (a newcomer gets their nickname and a drawn preset)."""
+
+    display_name: str | None = None
+    avatar: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+
+
 @transaction.atomic
-def membership_enter(
-    *,
-    room: Room,
-    user: User,
-    display_name: str | None = None,
-    avatar: str | None = None,
-    latitude: float | None = None,
-    longitude: float | None = None,
-) -> EnterResult:
+def membership_admit(*, room: Room, user: User, entry: Entry) -> EnterResult:
     """Make `user` a current member of an open room, or change their display name or
     preset avatar (None keeps the current one; a newcomer gets rooms.avatars.avatar_default).
 
     Entering again is harmless. Publishes the new member count when they joined; the
     caller (history.services.member_enter) posts the "joined" notice.
     """
-    avatar = avatar_clean(avatar)
+    display_name, latitude, longitude = entry.display_name, entry.latitude, entry.longitude
+    avatar = avatar_clean(entry.avatar)
     selectors.room_check_open(room=room)
     membership = Membership.objects.select_for_update().filter(room=room, user=user).first()
     if membership is not None and membership.banned:

@@ -53,18 +53,22 @@ class RoomFactory(factory.django.DjangoModelFactory):
 
 
 def join(
-    room: Room, user: User | None = None, *, display_name: str | None = None, **kwargs
+    room: Room,
+    user: User | None = None,
+    *,
+    display_name: str | None = None,
+    avatar: str | None = None,
 ) -> Membership:
-    """Make `user` (a new guest by default) a member through the real enter service."""
+    """Make `user` (a new guest by default) a member through the real enter service, from
+    the venue's own point when the room is fenced."""
     user = user or UserFactory()
-    result = history_services.member_enter(
-        room=room,
-        user=user,
+    entry = room_services.Entry(
         display_name=display_name,
+        avatar=avatar,
         latitude=room.latitude,
         longitude=room.longitude,
     )
-    return result.membership
+    return history_services.member_enter(room=room, user=user, entry=entry).membership
 
 
 def post(room: Room, user: User, body: str = "hello", client_id: str | None = None):

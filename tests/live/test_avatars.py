@@ -5,6 +5,7 @@ from channels.db import database_sync_to_async
 
 from history import services as history_services
 from rooms.models import Membership
+from rooms.services import Entry
 from tests.factories import UserFactory, join
 from tests.live.conftest import open_member_socket, receive
 
@@ -27,7 +28,7 @@ def make_speaker(room):
 async def test_message_frame_sender_is_preset_never_account_avatar(room, user):
     speaker = await db(make_speaker)(room)
     owner_socket, _ = await open_member_socket(room.code, user)
-    await db(history_services.member_enter)(room=room, user=speaker, avatar="cloud")
+    await db(history_services.member_enter)(room=room, user=speaker, entry=Entry(avatar="cloud"))
     speaker_socket, _ = await open_member_socket(room.code, speaker)
     await speaker_socket.send_json_to({"type": "send", "body": "hi", "client_id": "c1"})
     frame = await receive(owner_socket)
@@ -48,10 +49,10 @@ async def test_message_frame_sender_is_preset_never_account_avatar(room, user):
 async def test_reenter_with_avatar_next_frame_shows_new_avatar(room, user):
     speaker = await db(make_speaker)(room)
     speaker_socket, _ = await open_member_socket(room.code, speaker)
-    await db(history_services.member_enter)(room=room, user=speaker, avatar="star")
+    await db(history_services.member_enter)(room=room, user=speaker, entry=Entry(avatar="star"))
     await speaker_socket.send_json_to({"type": "send", "body": "one", "client_id": "c1"})
     first = await receive(speaker_socket)
-    await db(history_services.member_enter)(room=room, user=speaker, avatar="mountain")
+    await db(history_services.member_enter)(room=room, user=speaker, entry=Entry(avatar="mountain"))
     await speaker_socket.send_json_to({"type": "send", "body": "two", "client_id": "c2"})
     second = await receive(speaker_socket)
     assert [first["message"]["sender"]["avatar"], second["message"]["sender"]["avatar"]] == [
@@ -64,7 +65,7 @@ async def test_reenter_with_avatar_next_frame_shows_new_avatar(room, user):
 
 async def test_resume_frames_carry_preset_never_account_avatar(room, user):
     speaker = await db(make_speaker)(room)
-    await db(history_services.member_enter)(room=room, user=speaker, avatar="leaf")
+    await db(history_services.member_enter)(room=room, user=speaker, entry=Entry(avatar="leaf"))
     await db(history_services.message_post)(room=room, user=speaker, body="old", client_id="o1")
     socket, hello = await open_member_socket(room.code, user, after_seq=0)
     frames = [await receive(socket) for _ in range(hello["last_seq"])]

@@ -191,7 +191,7 @@ def test_poster_for_owner(user):
     assert f'src="/api/v1/rooms/{room.code}/qrcode.png?size=1200"' in content
     assert "@page { size: A4 portrait" in content
     assert '<button type="button" data-print>Print</button>' in content
-    assert '<script src="/static/rooms/poster.js" defer></script>' in content
+    assert '<script src="/static/huiliao/poster.js" defer></script>' in content
     assert "onclick" not in content  # the CSP forbids inline handlers
 
 

@@ -77,7 +77,9 @@ class Command(BaseCommand):
                 if made:
                     guest.set_unusable_password()  # demo guests never log in
                     guest.save(update_fields=["password"])
-                history_services.member_enter(room=room, user=guest, display_name=display_name)
+                history_services.member_enter(
+                    room=room, user=guest, entry=services.Entry(display_name=display_name)
+                )
                 history_services.message_post(
                     room=room, user=guest, body=body, client_id=secrets.token_hex(8)
                 )
