@@ -4,7 +4,6 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from history import selectors, services
 from history.events import message_payload
@@ -21,7 +20,6 @@ from huiliao_site.api import (
     schema_rule,
     validated_query,
 )
-from rooms import selectors as room_selectors
 from rooms import services as room_services
 from rooms.api import (
     MemberSerializer,
@@ -29,6 +27,7 @@ from rooms.api import (
     room_detail,
 )
 from rooms.models import DISPLAY_NAME_MAX
+from rooms.permissions import CanReadRoom, RoomView
 
 
 class EnterSerializer(serializers.Serializer):
@@ -104,8 +103,8 @@ class MessagesQuerySerializer(serializers.Serializer):
 
 
 class MessageSerializer(serializers.Serializer):
-    """For the schema only: responses are `history.events.message_payload`, the same
-    shape as the socket's `message` frame."""
+    """A message in every response: `history.events.message_payload` (the same shape as
+    the socket's `message` frame) serialized through this, so the schema is the response."""
 
     seq = serializers.IntegerField()
     client_id = StrictCharField(allow_null=True)
@@ -129,7 +128,7 @@ class MessagesInfoSerializer(serializers.Serializer):
     last_seq = serializers.IntegerField(allow_null=True)
 
 
-class EnterView(APIView):
+class EnterView(RoomView):
     @extend_schema(
         operation_id="rooms_enter",
         request=EnterSerializer,
@@ -146,13 +145,14 @@ class EnterView(APIView):
     def post(self, request, code):
         data = EnterSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        room = room_selectors.room_get(code=code)
         entry = room_services.Entry(**data.validated_data)
-        result = services.member_enter(room=room, user=request.user, entry=entry)
-        return Response(room_detail(room=room, user=request.user, membership=result.membership))
+        result = services.member_enter(room=self.room, user=request.user, entry=entry)
+        return Response(
+            room_detail(room=self.room, user=request.user, membership=result.membership)
+        )
 
 
-class LeaveView(APIView):
+class LeaveView(RoomView):
     @extend_schema(
         operation_id="rooms_leave",
         request=None,
@@ -161,12 +161,14 @@ class LeaveView(APIView):
         "closes my sockets in it. Leaving a room I am not in is harmless.",
     )
     def post(self, request, code):
-        room = room_selectors.room_get(code=code)
-        services.member_leave(room=room, user=request.user)
+        services.member_leave(room=self.room, user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MessagesView(APIView):
+class MessagesView(RoomView):
+    # POST: the service checks the poster (current, unmuted, open room) under a row lock.
+    permission_map = {"GET": CanReadRoom}
+
     @extend_schema(
         operation_id="rooms_messages_list",
         parameters=[MessagesQuerySerializer],
@@ -177,11 +179,14 @@ class MessagesView(APIView):
     )
     def get(self, request, code):
         query = validated_query(MessagesQuerySerializer, request)
-        room, _membership = room_selectors.room_get_for_reader(code=code, user=request.user)
         page, has_more = selectors.messages_page(
-            room=room, after=query.get("after"), before=query.get("before"), limit=query["limit"]
+            room=self.room,
+            after=query.get("after"),
+            before=query.get("before"),
+            limit=query["limit"],
         )
-        return Response({"results": [message_payload(m) for m in page], "has_more": has_more})
+        results = [message_payload(message) for message in page]
+        return Response(MessagePageSerializer({"results": results, "has_more": has_more}).data)
 
     @extend_schema(
         operation_id="rooms_messages_post",
@@ -199,33 +204,35 @@ class MessagesView(APIView):
     def post(self, request, code):
         data = MessagePostSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        room = room_selectors.room_get(code=code)
         message, created = services.message_post(
-            room=room, user=request.user, **data.validated_data
+            room=self.room, user=request.user, **data.validated_data
         )
         return Response(
-            message_payload(message),
+            MessageSerializer(message_payload(message)).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
 
-class MessagesInfoView(APIView):
+class MessagesInfoView(RoomView):
+    permission_map = {"GET": CanReadRoom}
+
     @extend_schema(
         operation_id="rooms_messages_info",
         responses={200: MessagesInfoSerializer, **error_responses(401, 403, 404, 429)},
         description="How much history there is (the seed's getHistoryCount / getHistoryListInfo).",
     )
     def get(self, request, code):
-        room, _membership = room_selectors.room_get_for_reader(code=code, user=request.user)
-        return Response(selectors.messages_info(room=room))
+        return Response(MessagesInfoSerializer(selectors.messages_info(room=self.room)).data)
 
 
-class MessageDetailView(APIView):
+class MessageDetailView(RoomView):
+    permission_map = {"GET": CanReadRoom}
+
     @extend_schema(
         operation_id="rooms_messages_get",
         responses={200: MessageSerializer, **error_responses(401, 403, 404, 429)},
         description="One message by its seq (the seed's getHistory).",
     )
     def get(self, request, code, seq):
-        room, _membership = room_selectors.room_get_for_reader(code=code, user=request.user)
-        return Response(message_payload(selectors.message_get(room=room, seq=seq)))
+        message = selectors.message_get(room=self.room, seq=seq)
+        return Response(MessageSerializer(message_payload(message)).data)

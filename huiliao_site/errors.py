@@ -157,8 +157,9 @@ def api_exception_handler(exc, context):
         return Response(
             {"detail": exc.detail, "code": exc.code}, status=exc.status_code, headers=headers
         )
-    # Imported here: rest_framework.views reads DEFAULT_THROTTLE_CLASSES as it loads, and
-    # our throttles raise these errors, so a module-level import would be a cycle.
+    # Imported here: rest_framework.views loads the DEFAULT_*_CLASSES as it is imported,
+    # and those (huiliao_site.api's parser) import this module: a module-level import
+    # would be a cycle.
     from rest_framework.views import exception_handler
 
     response = exception_handler(exc, context)

@@ -319,7 +319,6 @@ REST_FRAMEWORK = {
         "nearby": env_str("HUILIAO_NEARBY_RATE", "20/min"),
         "nearby_address": env_str("HUILIAO_NEARBY_ADDRESS_RATE", "300/min"),
     },
-    "DEFAULT_THROTTLE_CLASSES": ["rooms.throttles.RoomCodeGuard"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Throttles key anonymous callers by address. Left unset, DRF keys them by the whole
     # X-Forwarded-For header, which any client can vary to dodge the login throttle; set

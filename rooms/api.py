@@ -28,7 +28,6 @@ from huiliao_site.api import (
     longitude_field,
     validated_query,
 )
-from huiliao_site.errors import PermissionDenied
 from huiliao_site.throttles import (
     AddressThrottle,
     AddressWritesThrottle,
@@ -45,7 +44,7 @@ from rooms.models import (
     Membership,
     Room,
 )
-from rooms.throttles import RoomCodeGuard
+from rooms.permissions import CanManageRoom, CanModerateRoom, CanReadRoom, RoomView
 
 # Nearby distances are rounded: with exact ones, three look-ups pin the venue down.
 DISTANCE_STEP_M = 10
@@ -373,7 +372,10 @@ class RoomNearbyView(APIView):
         return Response(NearbyListSerializer({"results": results}).data)
 
 
-class RoomDetailView(APIView):
+class RoomDetailView(RoomView):
+    # GET: anyone signed in who knows the code.
+    permission_map = {"DELETE": CanManageRoom}
+
     @extend_schema(
         operation_id="rooms_get",
         responses={200: RoomDetailSerializer, **error_responses(401, 404, 429)},
@@ -381,9 +383,7 @@ class RoomDetailView(APIView):
         "to enter); the announcement only members and managers.",
     )
     def get(self, request, code):
-        room = selectors.room_get(code=code)
-        membership = selectors.membership_get(room=room, user=request.user)
-        return Response(room_detail(room=room, user=request.user, membership=membership))
+        return Response(room_detail(room=self.room, user=request.user, membership=self.membership))
 
     @extend_schema(
         operation_id="rooms_close",
@@ -394,16 +394,14 @@ class RoomDetailView(APIView):
         "its owner or a superuser; closing twice is harmless.",
     )
     def delete(self, request, code):
-        room = selectors.room_get(code=code)
-        if not selectors.user_can_manage_room(user=request.user, room=room):
-            raise PermissionDenied("Only the room's owner can close it.", code="not_owner")
-        services.room_close(room=room)
+        services.room_close(room=self.room)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class AnnouncementView(APIView):
-    throttle_classes = [RoomCodeGuard, WritesThrottle]
+class AnnouncementView(RoomView):
+    throttle_classes = [WritesThrottle]
     throttle_scope = "announcement"
+    permission_map = {"GET": CanReadRoom, "PUT": CanModerateRoom}
 
     @extend_schema(
         operation_id="rooms_announcement_get",
@@ -411,7 +409,7 @@ class AnnouncementView(APIView):
         description="The room's announcement (the seed's getBBS), for members.",
     )
     def get(self, request, code):
-        room, _membership = selectors.room_get_for_reader(code=code, user=request.user)
+        room = self.room
         return Response(
             AnnouncementSerializer(
                 {"text": room.announcement, "updated_at": room.announcement_updated_at}
@@ -429,10 +427,8 @@ class AnnouncementView(APIView):
     def put(self, request, code):
         data = AnnouncementSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        room = selectors.room_get(code=code)
-        selectors.membership_check_can_moderate(room=room, user=request.user)
-        selectors.room_check_open(room=room)
-        room = services.announcement_set(room=room, text=data.validated_data["text"])
+        selectors.room_check_open(room=self.room)
+        room = services.announcement_set(room=self.room, text=data.validated_data["text"])
         return Response(
             AnnouncementSerializer(
                 {"text": room.announcement, "updated_at": room.announcement_updated_at}
@@ -440,7 +436,9 @@ class AnnouncementView(APIView):
         )
 
 
-class MembersView(APIView):
+class MembersView(RoomView):
+    permission_map = {"GET": CanReadRoom}
+
     @extend_schema(
         operation_id="rooms_members",
         parameters=[CursorQuerySerializer],
@@ -450,7 +448,7 @@ class MembersView(APIView):
     )
     def get(self, request, code):
         query = validated_query(CursorQuerySerializer, request)
-        room, _membership = selectors.room_get_for_reader(code=code, user=request.user)
+        room = self.room
         page, cursor = keyset_page(
             selectors.members_current(room=room),
             time_field="joined_at",

@@ -13,11 +13,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from huiliao_site.api import error_responses
 from huiliao_site.errors import InvalidInput
-from rooms import qr, selectors
+from rooms import qr
+from rooms.permissions import CanReadRoom, RoomView
 
 
 class QRCodeSerializer(serializers.Serializer):
@@ -39,7 +39,9 @@ def parse_size(raw: str | None) -> int:
     return size
 
 
-class QRCodeView(APIView):
+class QRCodeView(RoomView):
+    permission_map = {"GET": CanReadRoom}
+
     @extend_schema(
         operation_id="room_qrcode",
         responses={200: QRCodeSerializer, **error_responses(401, 403, 404, 429)},
@@ -47,7 +49,7 @@ class QRCodeView(APIView):
         "drawn once and kept in media storage.",
     )
     def get(self, request, code: str):
-        room, _membership = selectors.room_get_for_reader(code=code, user=request.user)
+        room = self.room
         url = qr.join_url(room, request)
         name = qr.qr_ensure(room=room, url=url)
         image_url = default_storage.url(name)
@@ -58,7 +60,9 @@ class QRCodeView(APIView):
         return Response({"url": image_url, "join_url": url})
 
 
-class QRCodePNGView(APIView):
+class QRCodePNGView(RoomView):
+    permission_map = {"GET": CanReadRoom}
+
     @extend_schema(
         operation_id="room_qrcode_png",
         parameters=[
@@ -75,7 +79,7 @@ class QRCodePNGView(APIView):
     )
     def get(self, request, code: str):
         size = parse_size(request.query_params.get("size"))
-        room, _membership = selectors.room_get_for_reader(code=code, user=request.user)
+        room = self.room
         url = qr.join_url(room, request)
         etag = '"{}"'.format(
             hashlib.sha256(f"{url}\n{room.name}\n{size}".encode()).hexdigest()[:32]

@@ -127,15 +127,6 @@ def membership_check_current(*, membership: Membership | None) -> None:
         raise PermissionDenied("Enter the room first.", code="not_member")
 
 
-def room_get_for_reader(*, code: str, user: User) -> tuple[Room, Membership | None]:
-    """Who may read a room's history: its members, and staff who may manage the room."""
-    room = room_get(code=code)
-    if user_can_manage_room(user=user, room=room):
-        return room, membership_get(room=room, user=user)
-    # Not room_get_for_member: that would fetch the room a second time.
-    return room, membership_get_current(room=room, user=user)
-
-
 def user_can_manage_room(*, user: User, room: Room) -> bool:
     """Owner and superusers manage a room (close it, set its announcement, see it all)."""
     return user.is_authenticated and (room.owner_id == user.pk or user.is_superuser)
