@@ -34,8 +34,6 @@ import asyncio
 import base64
 import json
 import os
-import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -47,6 +45,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+# The servers are launched as the tests launch them (one helper for both).
+from tests.servers import (  # noqa: E402
+    daphne_command,
+    free_port,
+    raise_open_files_limit,
+    wait_for_port,
+)
 
 RUN_ID = f"{os.getpid()}"
 SCRATCH_DB = f"huiliao_bench_{RUN_ID}"
@@ -211,12 +217,6 @@ async def open_clients(
 # --- servers and data ---------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def profile_args(name: str) -> list[str]:
     """BENCH_PROFILE=1 runs the servers under cProfile (to see where the time goes)."""
     if not os.environ.get("BENCH_PROFILE"):
@@ -234,25 +234,13 @@ class Server:
         if relay:
             command = [sys.executable, str(ROOT / "bench" / "relay.py"), str(self.port)]
         else:
-            command = [
-                sys.executable, *profile_args(name), "-m", "daphne", "-v", "0",
-                "-e", f"tcp:port={self.port}:interface=127.0.0.1:backlog=4096",
-                "--websocket_connect_timeout", "30",
-                "huiliao_site.asgi:application",
-            ]  # fmt: skip
+            command = daphne_command(
+                self.port, backlog=4096, python_args=profile_args(name), quiet=True
+            )
         self.process = subprocess.Popen(
             command, env=env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{name} exited; see {self.log.name}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"{name} did not start")
+        wait_for_port(self.port, self.process, timeout=60, what=f"{name} (see {self.log.name})")
 
     def rss_kb(self) -> int:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
@@ -638,10 +626,7 @@ def main() -> None:
     parser.add_argument("--idle", type=int, default=5000, help="idle sockets for (c)")
     args = parser.parse_args()
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = max(args.idle, args.big_members) * 2 + 1000
-    if soft < wanted:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
+    raise_open_files_limit(max(args.idle, args.big_members) * 2 + 1000)
     redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
     print(f"load average before: {os.getloadavg()[0]:.2f} (cores: {os.cpu_count()})", flush=True)
     database = Database(args.database)

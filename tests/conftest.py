@@ -10,6 +10,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from tests.factories import RoomFactory, StaffFactory, UserFactory, join
+from tests.servers import DaphnePool
 
 REQUIRE_SERVICES = os.environ.get("HUILIAO_REQUIRE_SERVICES", "").strip() in {"1", "true", "yes"}
 
@@ -146,3 +147,11 @@ def api_client_for(user=None) -> APIClient:
 def api():
     """An unauthenticated API client; `api_client_for(user)` gives an authenticated one."""
     return APIClient()
+
+
+@pytest.fixture
+def daphne_pool(tmp_path):
+    """Daphne processes this test starts (tests.servers.DaphnePool), stopped after it."""
+    pool = DaphnePool(tmp_path)
+    yield pool
+    pool.stop_all()

@@ -10,6 +10,7 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.db import connections
 from django.test import Client
+from rest_framework.test import APIClient
 
 from accounts.channels_auth import WebsocketAuthMiddleware, user_for_credentials
 from accounts.models import User
@@ -220,3 +221,18 @@ async def test_ws_auth_session_after_password_change_is_anonymous(person, sessio
 async def test_ws_auth_no_credentials_is_anonymous():
     assert await who() == ANONYMOUS
     assert await who(("origin", "http://testserver"), ("host", "testserver")) == ANONYMOUS
+
+
+# --- A NUL in a token ----------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_api_token_with_nul_is_401(postgres):
+    response = APIClient().get("/api/v1/me", HTTP_AUTHORIZATION="Token abc\x00def")
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Invalid token.", "code": "authentication_failed"}
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_ws_auth_token_with_nul_is_anonymous(postgres):
+    assert await who(("authorization", "Token abc\x00def")) == ANONYMOUS

@@ -11,7 +11,7 @@ from django.utils import timezone  # noqa: E402
 
 from history.models import Message  # noqa: E402
 from rooms.models import Room  # noqa: E402
-from tests.admin.test_rooms_admin import change_url, room_form_data  # noqa: E402
+from tests.admin.helpers import change_url, room_form_data  # noqa: E402
 from tests.factories import RoomFactory, UserFactory, join, post  # noqa: E402
 from tests.live.conftest import (  # noqa: E402
     _hub_per_test,  # noqa: F401 - each test's hub closes with its loop

@@ -6,18 +6,13 @@ use `transactional_db`, so what a test creates is committed and the server sees 
 """
 
 import os
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from django.db import connections
 
-from tests.servers import database_env, free_port
+from tests.servers import DaphneProcess, server_env
 
 ROOT = Path(__file__).resolve().parents[2]
 PHONE = {"width": 360, "height": 740}
@@ -47,79 +42,20 @@ def off_loop(fn, *args, **kwargs):
         return pool.submit(call).result()
 
 
-class LiveServer:
-    """One Daphne process serving the project (HTTP, static files and websockets)."""
-
-    def __init__(self, log_path: Path):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        env = dict(os.environ)
-        env.update(database_env())
-        env.update(
-            {
-                "DJANGO_SETTINGS_MODULE": "huiliao_site.settings",
-                "DEBUG": "1",
-                # The tests post and log in far faster than people do.
-                "HUILIAO_POST_RATE_COUNT": "1000",
-                "HUILIAO_LOGIN_RATE": "1000/min",
-                "HUILIAO_ROOM_CREATE_RATE": "1000/hour",
-                "LOG_LEVEL": "WARNING",
-            }
-        )
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "huiliao_site.asgi:application",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"daphne exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/static/huiliao/common.js", timeout=2):  # noqa: S310
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"daphne did not start: {self.log_path.read_text()[-2000:]}")
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
+def live_server_env() -> dict[str, str]:
+    """DEBUG on (static files served), and the tests post and log in far faster than people."""
+    return server_env(
+        DEBUG="1",
+        HUILIAO_LOGIN_RATE="1000/min",
+        HUILIAO_ROOM_CREATE_RATE="1000/hour",
+        LOG_LEVEL="WARNING",
+    )
 
 
 @pytest.fixture(scope="session")
 def daphne_server(django_db_setup, django_db_blocker, tmp_path_factory):
-    log_path = tmp_path_factory.mktemp("daphne") / "daphne.log"
-    server = LiveServer(log_path)
     with django_db_blocker.unblock():
+        server = DaphneProcess(live_server_env(), tmp_path_factory.mktemp("daphne"), "e2e")
         server.start()
     yield server
     # Before the test database is dropped: PostgreSQL refuses while the server is connected.
@@ -173,7 +109,7 @@ def new_context(browser, daphne_server, transactional_db):
         options.setdefault("viewport", PHONE)
         options.setdefault("device_scale_factor", 2)
         options.setdefault("locale", "en-US")
-        context = browser.new_context(base_url=daphne_server.url, **options)
+        context = browser.new_context(base_url=daphne_server.http_base, **options)
         context.set_default_timeout(15_000)
         contexts.append(context)
         return context

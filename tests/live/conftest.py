@@ -2,14 +2,8 @@
 
 import asyncio
 import json
-import os
-import resource
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import pytest
 from channels.db import database_sync_to_async
@@ -21,6 +15,7 @@ from accounts.services import token_for
 from history.live.registry import get_hub
 from huiliao_site.asgi import application
 from rooms.events import bind_server_loop
+from tests.servers import DaphneProcess, database_url, server_env
 
 TIMEOUT = 5
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,118 +109,18 @@ def _fast_passwords(settings):
 # --- real Daphne processes ----------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def raise_open_files_limit(wanted: int) -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < wanted:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
-
-
-def daphne_args(port: int) -> list[str]:
-    """As in `make run-cluster`: a listen backlog and a handshake timeout that let a
-    whole hall join at once (Daphne's defaults: 50 and 5 s)."""
-    return [
-        "-e",
-        f"tcp:port={port}:interface=127.0.0.1:backlog=2048",
-        "--websocket_connect_timeout",
-        "30",
-    ]
-
-
-class DaphneProcess:
-    """`daphne` serving the real application on a free loopback port, on the test
-    database (the one pytest-django created) and the real Redis."""
-
-    def __init__(self, env: dict[str, str], log_dir: Path, name: str) -> None:
-        self.env = env
-        self.port = free_port()
-        self.log_path = log_dir / f"daphne-{name}.log"
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def ws_base(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
-
-    @property
-    def http_base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(  # noqa: S603 (our interpreter, fixed arguments)
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                *daphne_args(self.port),
-                "huiliao_site.asgi:application",
-            ],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"daphne exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("daphne did not start listening within 30 s")
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
 @pytest.fixture
-def daphne(postgres, redis_url, tmp_path, settings):
+def daphne(postgres, redis_url, daphne_pool, settings):
     """Start Daphne processes sharing the test database and Redis: `daphne("a")`."""
     settings.HUILIAO_POST_RATE_COUNT = 100_000  # these tests post faster than people do
-
-    database = settings.DATABASES["default"]
-    url = (
-        f"postgres://{quote(database['USER'] or '')}:{quote(database['PASSWORD'] or '')}"
-        f"@{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}/{database['NAME']}"
-    )
-    prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
-    env = dict(
-        os.environ,
-        DATABASE_URL=url,
+    env = server_env(
+        DATABASE_URL=database_url(settings.DATABASES["default"]),
         REDIS_URL=redis_url,
-        REDIS_PREFIX=prefix,  # the same as this process, which posts through services too
-        DJANGO_SETTINGS_MODULE="huiliao_site.settings",
-        HUILIAO_POST_RATE_COUNT="100000",
-        PYTHONUNBUFFERED="1",
+        # The same prefix as this process, which posts through the services too.
+        REDIS_PREFIX=settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
     )
-    started: list[DaphneProcess] = []
 
     def start(name: str, **overrides: str) -> DaphneProcess:
-        process = DaphneProcess(dict(env, **overrides), tmp_path, name)
-        process.start()
-        started.append(process)
-        return process
+        return daphne_pool.start(name, dict(env, **overrides))
 
-    yield start
-    for process in started:
-        process.stop()
+    return start

@@ -16,7 +16,7 @@ from accounts.models import User
 from accounts.services import token_for
 from rooms.models import Membership, Room
 from tests.factories import UserFactory, join, post
-from tests.live.conftest import raise_open_files_limit
+from tests.servers import raise_open_files_limit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -6,7 +6,6 @@ cookie with our Origin (the browser pages)."""
 
 import asyncio
 import json
-import os
 import socket
 import time
 
@@ -20,8 +19,7 @@ from websockets.exceptions import ConnectionClosed
 
 from accounts.services import token_for
 from tests.factories import UserFactory, join
-from tests.live.conftest import DaphneProcess, raise_open_files_limit
-from tests.servers import database_env
+from tests.servers import DaphneProcess, raise_open_files_limit, server_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,30 +29,19 @@ LONG = "会" * 2000  # about 6 KB on the wire
 
 
 @pytest.fixture
-def server(tmp_path):
-    """Start a Daphne on the test database: `server(**env_overrides)`."""
-    started: list[DaphneProcess] = []
+def server(daphne_pool):
+    """Start a Daphne on the test database: `server(**env_overrides)`; with Redis only
+    when the test database is PostgreSQL (the embedded pair otherwise)."""
 
     def start(**overrides: str) -> DaphneProcess:
-        env = dict(os.environ, **database_env())
-        env.update(
-            DJANGO_SETTINGS_MODULE="huiliao_site.settings",
-            HUILIAO_POST_RATE_COUNT="100000",
-            PYTHONUNBUFFERED="1",
-            **overrides,
-        )
+        env = server_env(**overrides)
         if env["DATABASE_URL"] and env.get("REDIS_URL"):
             env["REDIS_PREFIX"] = django_settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
         else:
             env.pop("REDIS_URL", None)
-        process = DaphneProcess(env, tmp_path, f"d{len(started)}")
-        process.start()
-        started.append(process)
-        return process
+        return daphne_pool.start(f"d{len(daphne_pool.started)}", env)
 
-    yield start
-    for process in started:
-        process.stop()
+    return start
 
 
 def credentials_for(user, kind: str) -> str:

@@ -8,15 +8,12 @@ under test (matched by its application_name)."""
 import asyncio
 import contextlib
 import json
-import os
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
 import uuid
-from urllib.parse import quote
 
 import httpx
 import psycopg
@@ -29,8 +26,7 @@ from accounts.services import token_for
 from history.models import Message
 from tests.conftest import missing_service
 from tests.factories import UserFactory, join
-from tests.live.conftest import DaphneProcess
-from tests.servers import free_port
+from tests.servers import DaphneProcess, database_url, free_port, server_env, wait_for_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,14 +53,7 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
+        wait_for_port(self.port, self.process, timeout=10, what="redis-server")
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -83,15 +72,6 @@ def own_redis():
     server.kill()
 
 
-def postgres_url(settings, application_name: str) -> str:
-    database = settings.DATABASES["default"]
-    return (
-        f"postgres://{quote(database['USER'] or '')}:{quote(database['PASSWORD'] or '')}"
-        f"@{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}/{database['NAME']}"
-        f"?application_name={application_name}"
-    )
-
-
 def admin_connection(settings) -> psycopg.Connection:
     """A connection of the test's own, outside Django, to watch and terminate backends."""
     database = settings.DATABASES["default"]
@@ -106,32 +86,23 @@ def admin_connection(settings) -> psycopg.Connection:
 
 
 @pytest.fixture
-def faulty(postgres, tmp_path, settings):
+def faulty(postgres, daphne_pool, settings):
     """Start Daphne processes on the test PostgreSQL database, each with its own
     application_name (so the test can find its backends): `faulty("a", REDIS_URL=...)`."""
     settings.HUILIAO_POST_RATE_COUNT = 100_000
-    started: list[DaphneProcess] = []
     prefix = f"faults-{uuid.uuid4().hex[:8]}"  # one namespace, shared by its processes
 
     def start(name: str, **overrides: str) -> DaphneProcess:
-        env = dict(
-            os.environ,
-            DATABASE_URL=postgres_url(settings, f"huiliao-{name}"),
-            DJANGO_SETTINGS_MODULE="huiliao_site.settings",
-            HUILIAO_POST_RATE_COUNT="100000",
-            PYTHONUNBUFFERED="1",
+        env = server_env(
+            DATABASE_URL=database_url(
+                settings.DATABASES["default"], application_name=f"huiliao-{name}"
+            ),
             REDIS_PREFIX=prefix,
         )
         env.pop("REDIS_URL", None)
-        env.update(overrides)
-        process = DaphneProcess(env, tmp_path, name)
-        process.start()
-        started.append(process)
-        return process
+        return daphne_pool.start(name, dict(env, **overrides))
 
-    yield start
-    for process in started:
-        process.stop()
+    return start
 
 
 def member_key(room, name: str) -> str:

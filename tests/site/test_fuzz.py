@@ -16,8 +16,7 @@ import pytest
 from accounts.services import token_for
 from tests.accounts.conftest import APPID, SECRET, wechat  # noqa: F401 (the fixture)
 from tests.factories import RoomFactory, UserFactory, join
-from tests.live.conftest import DaphneProcess
-from tests.servers import database_env
+from tests.servers import DaphneProcess, database_env
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fuzz]
 

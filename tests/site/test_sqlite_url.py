@@ -10,7 +10,7 @@ import sys
 import httpx
 import pytest
 
-from tests.live.conftest import ROOT, DaphneProcess
+from tests.servers import ROOT, DaphneProcess
 
 MAKE_ROOM = """
 import django
