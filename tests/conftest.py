@@ -1,25 +1,25 @@
 """Shared fixtures. Tests that need PostgreSQL, Redis or Chromium skip when the service is
 missing on a laptop, and fail under HUILIAO_REQUIRE_SERVICES=1 (CI)."""
 
+import asyncio
 import os
 import shutil
 import socket
 
 import pytest
+from channels.db import database_sync_to_async
+from channels.layers import channel_layers
 from django.conf import settings
+from django.db import connections
 from rest_framework.test import APIClient
 
+from history.live.registry import get_hub
+from rooms.events import bind_server_loop
+from tests.accounts.helpers import APPID, SECRET
 from tests.factories import RoomFactory, StaffFactory, UserFactory, join
+from tests.fake_wechat import running_fake_wechat
+from tests.helpers import missing_service
 from tests.servers import DaphnePool
-
-REQUIRE_SERVICES = os.environ.get("HUILIAO_REQUIRE_SERVICES", "").strip() in {"1", "true", "yes"}
-
-
-def missing_service(reason: str):
-    """Skip on a laptop, fail in CI: a skipped test is not a passed one."""
-    if REQUIRE_SERVICES:
-        pytest.fail(f"{reason} (HUILIAO_REQUIRE_SERVICES=1)", pytrace=False)
-    pytest.skip(reason)
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -134,15 +134,6 @@ def member(room):
     return join(room).user
 
 
-def api_client_for(user=None) -> APIClient:
-    client = APIClient()
-    if user is not None:
-        from accounts.services import token_for
-
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user=user)}")
-    return client
-
-
 @pytest.fixture
 def api():
     """An unauthenticated API client; `api_client_for(user)` gives an authenticated one."""
@@ -155,3 +146,33 @@ def daphne_pool(tmp_path):
     pool = DaphnePool(tmp_path)
     yield pool
     pool.stop_all()
+
+
+@pytest.fixture
+def wechat(settings):
+    """A running fake WeChat (tests.fake_wechat), with the WECHAT_* settings pointing at it."""
+    with running_fake_wechat() as fake:
+        settings.WECHAT_API_BASE = fake.base_url
+        settings.WECHAT_APPID = APPID
+        settings.WECHAT_SECRET = SECRET
+        settings.WECHAT_TIMEOUT = 2.0
+        yield fake
+
+
+@pytest.fixture
+async def live_hub():
+    """Each test runs on its own event loop: close that loop's hub when the test ends, so
+    no subscription or task outlives it."""
+    yield
+    await get_hub().close()
+    await asyncio.sleep(0)
+    # The application remembered this test's loop as "the server's"; the next test has
+    # its own (this one stops, and publishing to a stopped loop is refused).
+    bind_server_loop(None)
+    # A server has one event loop for its life; tests have one each. channels-redis keeps
+    # locks bound to the loop that first waited on them, so a layer shared across tests
+    # fails in the next one ("bound to a different event loop"): start each test afresh.
+    # (Its connections belong to loops that are gone; they are not closed from this one.)
+    channel_layers.backends.clear()
+    # The sync worker thread keeps its connection (CONN_MAX_AGE); let the test DB go.
+    await database_sync_to_async(connections.close_all)()

@@ -2,6 +2,14 @@ from django.utils import timezone
 
 from accounts.models import User
 
+APPID = "wx0123456789abcdef"
+
+
+SECRET = "s3cr3t-app-secret-0123456789abcd"
+
+
+OPENID = "oHuiliaoSecretOpenid-7f3a9c2e51"
+
 
 def iso(value) -> str:
     """A datetime as the API writes it (local time zone, ISO 8601)."""

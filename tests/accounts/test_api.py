@@ -7,10 +7,9 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from tests.accounts.conftest import OPENID
-from tests.accounts.helpers import me_payload, public_payload
-from tests.conftest import api_client_for
+from tests.accounts.helpers import OPENID, me_payload, public_payload
 from tests.factories import StaffFactory, UserFactory, WechatUserFactory
+from tests.helpers import api_client_for
 
 NOT_AUTHENTICATED = {
     "detail": "Authentication credentials were not provided.",

@@ -6,9 +6,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from tests.accounts.conftest import OPENID, SECRET
-from tests.conftest import api_client_for
+from tests.accounts.helpers import OPENID, SECRET
 from tests.factories import StaffFactory, WechatUserFactory
+from tests.helpers import api_client_for
 
 
 @pytest.fixture

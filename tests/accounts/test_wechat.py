@@ -6,8 +6,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 
 from accounts.models import User
-from tests.accounts.conftest import APPID, OPENID, SECRET
-from tests.accounts.helpers import me_payload
+from tests.accounts.helpers import APPID, OPENID, SECRET, me_payload
 from tests.factories import WechatUserFactory
 
 URL = "/api/v1/auth/wechat"

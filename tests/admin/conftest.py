@@ -1,6 +1,6 @@
 import pytest
-from django.test import Client
 
+from tests.admin.helpers import client_for
 from tests.factories import StaffFactory, UserFactory
 from tests.organisers import organisers_group
 from tests.room_listener import listening
@@ -30,12 +30,6 @@ def other_organiser(db):
 @pytest.fixture
 def superuser(db):
     return UserFactory(is_staff=True, is_superuser=True, nickname="Root", kind="staff")
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

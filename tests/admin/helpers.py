@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+from django.test import Client
 from django.utils import timezone
 
 from rooms.models import Membership, Room
@@ -56,3 +57,9 @@ def room_form_data(room: Room, members: dict | None = None, **overrides) -> dict
                 data[f"memberships-{index}-{key}"] = value
     data.update(overrides)
     return {key: value for key, value in data.items() if value is not None}
+
+
+def client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client

@@ -13,15 +13,15 @@ from history.models import Message  # noqa: E402
 from rooms.models import Room  # noqa: E402
 from tests.admin.helpers import change_url, room_form_data  # noqa: E402
 from tests.factories import RoomFactory, UserFactory, join, post  # noqa: E402
-from tests.live.conftest import (  # noqa: E402
-    _hub_per_test,  # noqa: F401 - each test's hub closes with its loop
+from tests.live.helpers import (  # noqa: E402
     open_member_socket,
     receive,
     receive_close,
     receive_until_close,
 )
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Each test's hub closes with its loop (tests.conftest.live_hub).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("live_hub")]
 
 db = database_sync_to_async
 

@@ -8,8 +8,7 @@ from django.utils import timezone
 from history import services as history_services
 from history.models import Message
 from rooms.models import Membership, Room
-from tests.admin.conftest import client_for
-from tests.admin.helpers import change_url, local_parts, room_form_data
+from tests.admin.helpers import change_url, client_for, local_parts, room_form_data
 from tests.factories import RoomFactory, join, post
 
 CHANGELIST = "/admin/rooms/room/"

@@ -9,10 +9,9 @@ from history.models import Message
 from history.services import message_set_hidden
 from rooms import geo
 from rooms.models import Membership, Room
-from rooms.protocol import iso_datetime as iso
 from rooms.services import Geofence, membership_mute, membership_set_banned, room_close
-from tests.conftest import api_client_for
 from tests.factories import RoomFactory, StaffFactory, UserFactory, join, member, post
+from tests.helpers import api_client_for, expected_payload
 
 pytestmark = pytest.mark.django_db
 
@@ -33,25 +32,6 @@ FIELD_CODES = {
 def code_for(detail: str) -> str:
     """A field owned by a service answers with that service's code; others `invalid`."""
     return FIELD_CODES.get(detail.split(":")[0], "invalid")
-
-
-def payload(message: Message, display_name: str | None = None) -> dict:
-    message.refresh_from_db()
-    sender = None
-    if message.sender_id is not None and message.kind == "text":
-        sender = {
-            "display_name": display_name,
-            **member(message.room_id, message.sender_id),
-        }
-    return {
-        "seq": message.seq,
-        "client_id": message.client_id,
-        "sender": sender,
-        "kind": message.kind,
-        "body": "" if message.hidden else message.body,
-        "hidden": message.hidden,
-        "created_at": iso(message.created_at),
-    }
 
 
 def bodies(room: Room) -> list[tuple[int, str, str]]:
@@ -241,7 +221,7 @@ def test_message_post_is_201_with_the_message(room):
     )
     assert response.status_code == 201
     message = Message.objects.get(client_id="c-1")
-    assert response.json() == payload(message, "Ann")
+    assert response.json() == expected_payload(message, "Ann")
     assert response.json()["body"] == "hi all"
     assert response.json()["seq"] == 2
 
@@ -434,7 +414,7 @@ def test_messages_newest_page_by_default(chat):
     )
     messages = Message.objects.filter(room=room, seq__in=[8, 9, 10]).order_by("seq")
     assert response.json() == {
-        "results": [payload(m, "Ann") for m in messages],
+        "results": [expected_payload(m, "Ann") for m in messages],
         "has_more": True,
     }
 
@@ -514,7 +494,7 @@ def test_messages_hidden_come_back_empty(chat):
     message_set_hidden(message=message, hidden=True)
     client = api_client_for(membership.user)
     body = client.get(f"/api/v1/rooms/{room.code}/messages", {"after": 4, "limit": 1}).json()
-    assert body["results"] == [{**payload(message, "Ann"), "body": "", "hidden": True}]
+    assert body["results"] == [{**expected_payload(message, "Ann"), "body": "", "hidden": True}]
     assert client.get(f"/api/v1/rooms/{room.code}/messages/5").json()["body"] == ""
 
 
@@ -591,7 +571,7 @@ def test_messages_info_of_empty_room(user):
 def test_message_get_by_seq(chat):
     room, membership = chat
     response = api_client_for(membership.user).get(f"/api/v1/rooms/{room.code}/messages/3")
-    assert response.json() == payload(Message.objects.get(room=room, seq=3), "Ann")
+    assert response.json() == expected_payload(Message.objects.get(room=room, seq=3), "Ann")
     missing = api_client_for(membership.user).get(f"/api/v1/rooms/{room.code}/messages/11")
     assert missing.status_code == 404
     assert missing.json() == {"detail": "No such message.", "code": "message_not_found"}

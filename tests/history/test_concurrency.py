@@ -9,8 +9,8 @@ from django.db import connection
 
 from history.models import Message
 from rooms.models import Membership
-from tests.conftest import api_client_for
 from tests.factories import RoomFactory, UserFactory
+from tests.helpers import api_client_for
 
 THREADS = 8
 

@@ -12,8 +12,8 @@ from django.db import transaction
 from history import services as history_services
 from history.models import Message
 from rooms.protocol import iso_datetime as iso
-from tests.conftest import api_client_for
-from tests.factories import RoomFactory, join, member
+from tests.factories import RoomFactory, join
+from tests.helpers import api_client_for, expected_message_frame
 
 
 @pytest.fixture
@@ -45,28 +45,6 @@ def received(layer, channel) -> list[dict]:
     return async_to_sync(drain)()
 
 
-def message_frame(message: Message, display_name: str | None) -> dict:
-    message.refresh_from_db()
-    sender = None
-    if message.sender_id and message.kind == "text":
-        sender = {
-            "display_name": display_name,
-            **member(message.room_id, message.sender_id),
-        }
-    return {
-        "type": "message",
-        "message": {
-            "seq": message.seq,
-            "client_id": message.client_id,
-            "sender": sender,
-            "kind": message.kind,
-            "body": message.body,
-            "hidden": message.hidden,
-            "created_at": iso(message.created_at),
-        },
-    }
-
-
 @pytest.mark.django_db
 def test_events_message_post_published_only_on_commit(
     layer, room, django_capture_on_commit_callbacks
@@ -81,7 +59,7 @@ def test_events_message_post_published_only_on_commit(
         assert response.status_code == 201
         assert received(layer, channel) == []  # not committed yet
     message = Message.objects.get(client_id="c1")
-    assert received(layer, channel) == [message_frame(message, "Ann")]
+    assert received(layer, channel) == [expected_message_frame(message, "Ann")]
 
 
 @pytest.mark.django_db
@@ -115,7 +93,7 @@ def test_events_enter_publishes_member_count_then_joined_notice(
     notice = Message.objects.get(room=room, seq=1)
     assert received(layer, channel) == [
         {"type": "members", "count": 2},
-        message_frame(notice, None),
+        expected_message_frame(notice, None),
     ]
     assert notice.body == "Bob joined"
     # Entering again (a rename) changes no count and posts no notice.
@@ -143,7 +121,7 @@ def test_events_leave_closes_sockets_then_count_then_notice(
             "code": 4403,
         },
         {"type": "members", "count": 1},
-        message_frame(notice, None),
+        expected_message_frame(notice, None),
     ]
     assert notice.body == "Ann left"
 
@@ -196,5 +174,5 @@ def test_events_rolled_back_post_publishes_nothing(layer):
     )
     assert response.json()["seq"] == 2
     assert received(layer, channel) == [
-        message_frame(Message.objects.get(client_id="c1"), membership.display_name)
+        expected_message_frame(Message.objects.get(client_id="c1"), membership.display_name)
     ]

@@ -7,7 +7,7 @@ from history import services as history_services
 from rooms.models import Membership
 from rooms.services import Entry
 from tests.factories import UserFactory, join
-from tests.live.conftest import open_member_socket, receive
+from tests.live.helpers import open_member_socket, receive
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

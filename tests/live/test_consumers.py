@@ -18,8 +18,9 @@ from huiliao_site.asgi import application
 from rooms import services as room_services
 from rooms.models import Membership, Room
 from rooms.protocol import iso_datetime
-from tests.factories import RoomFactory, UserFactory, join, member, post
-from tests.live.conftest import (
+from tests.factories import RoomFactory, UserFactory, join, post
+from tests.helpers import expected_message_frame
+from tests.live.helpers import (
     open_member_socket,
     open_socket,
     receive,
@@ -30,28 +31,6 @@ from tests.live.conftest import (
 pytestmark = pytest.mark.django_db(transaction=True)
 
 db = database_sync_to_async
-
-
-def expected_message(message: Message, *, display_name: str | None = None) -> dict:
-    """The exact frame for a stored message (spelled out, not built by the code under test)."""
-    sender = None
-    if message.sender_id is not None and message.kind == "text":
-        sender = {
-            "display_name": display_name,
-            **member(message.room_id, message.sender_id),
-        }
-    return {
-        "type": "message",
-        "message": {
-            "seq": message.seq,
-            "client_id": message.client_id,
-            "sender": sender,
-            "kind": message.kind,
-            "body": message.body,
-            "hidden": message.hidden,
-            "created_at": iso_datetime(message.created_at),
-        },
-    }
 
 
 def stored(room: Room, seq: int) -> Message:
@@ -189,7 +168,7 @@ async def test_message_reaches_every_member_once_and_no_one_else(room, user):
     outsider_socket, _ = await open_member_socket(other_room.code, outsider)
 
     message = await db(post)(room, ann, "hello hall", client_id="c-1")
-    expected = await db(lambda: expected_message(stored(room, message.seq), display_name="Ann"))()
+    expected = await db(lambda: expected_message_frame(stored(room, message.seq), "Ann"))()
     assert expected["message"]["seq"] == 2
     assert await receive(owner_socket) == expected
     assert await receive(ann_socket) == expected
@@ -221,7 +200,7 @@ async def test_send_is_stored_and_broadcast_with_client_id(room, user):
         {"type": "send", "body": "  from the socket ", "client_id": "abc"}
     )
     frame = await receive(ann_socket)
-    expected = await db(lambda: expected_message(stored(room, 2), display_name="Ann"))()
+    expected = await db(lambda: expected_message_frame(stored(room, 2), "Ann"))()
     assert frame == expected
     assert frame["message"]["body"] == "from the socket"
     assert frame["message"]["client_id"] == "abc"
@@ -339,7 +318,7 @@ async def test_join_sends_members_and_system_message(room, user):
     communicator, _ = await open_member_socket(room.code, user)
     ann = await db(make_member)(room, "Ann")
     frames = [await receive(communicator), await receive(communicator)]
-    joined = await db(lambda: expected_message(stored(room, 1)))()
+    joined = await db(lambda: expected_message_frame(stored(room, 1)))()
     assert joined["message"]["body"] == "Ann joined"
     assert sorted(frames, key=lambda f: f["type"]) == [{"type": "members", "count": 2}, joined]
     assert ann is not None
@@ -353,7 +332,7 @@ async def test_message_hidden_and_restored_frames(room, user):
     await db(history_services.message_set_hidden)(message=message, hidden=True)
     assert await receive(communicator) == {"type": "message_hidden", "seq": 1}
     await db(history_services.message_set_hidden)(message=message, hidden=False)
-    restored = await db(lambda: expected_message(stored(room, 1), display_name=user.nickname))()
+    restored = await db(lambda: expected_message_frame(stored(room, 1), user.nickname))()
     assert await receive(communicator) == {
         "type": "message_restored",
         "message": restored["message"],
@@ -389,7 +368,7 @@ async def test_leave_closes_that_members_sockets_4403(room, user):
     await db(history_services.member_leave)(room=room, user=ann)
     assert await receive_close(ann_phone) == 4403
     assert await receive_close(ann_laptop) == 4403
-    left = await db(lambda: expected_message(stored(room, 2)))()
+    left = await db(lambda: expected_message_frame(stored(room, 2)))()
     frames = [await receive(owner_socket), await receive(owner_socket)]
     assert sorted(frames, key=lambda f: f["type"]) == [{"type": "members", "count": 1}, left]
     await owner_socket.disconnect()
@@ -432,7 +411,7 @@ async def test_resume_after_seq_replays_in_order_then_live(room, user, settings)
     communicator, hello = await open_member_socket(room.code, user, after_seq=2)
     assert hello == await expected_hello(room, user, last_seq=5, members=1)
     expected = await db(
-        lambda: [expected_message(stored(room, s), display_name=user.nickname) for s in (3, 4, 5)]
+        lambda: [expected_message_frame(stored(room, s), user.nickname) for s in (3, 4, 5)]
     )()
     assert [await receive(communicator) for _ in range(3)] == expected
     await db(post)(room, user, "live", client_id="live")

@@ -8,9 +8,9 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from accounts.models import User
-from tests.conftest import api_client_for
 from tests.factories import RoomFactory, join
-from tests.live.conftest import open_member_socket, receive, receive_close, receive_until_close
+from tests.helpers import api_client_for
+from tests.live.helpers import open_member_socket, receive, receive_close, receive_until_close
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -24,8 +24,8 @@ from websockets.exceptions import ConnectionClosed
 
 from accounts.services import token_for
 from history.models import Message
-from tests.conftest import missing_service
 from tests.factories import UserFactory, join
+from tests.helpers import missing_service
 from tests.servers import DaphneProcess, database_url, free_port, server_env, wait_for_port
 
 pytestmark = pytest.mark.django_db(transaction=True)

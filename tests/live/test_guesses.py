@@ -6,7 +6,7 @@ from channels.testing import WebsocketCommunicator
 
 from huiliao_site.asgi import application
 from tests.factories import UserFactory
-from tests.live.conftest import token_header
+from tests.live.helpers import token_header
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

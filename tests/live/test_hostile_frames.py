@@ -7,7 +7,7 @@ from channels.db import database_sync_to_async
 from history.consumers import RESUME_BUDGET
 from history.models import Message
 from tests.factories import post
-from tests.live.conftest import open_member_socket, receive
+from tests.live.helpers import open_member_socket, receive
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

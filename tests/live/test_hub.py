@@ -8,7 +8,7 @@ from django.test import Client
 from history.live.registry import get_hub
 from rooms.models import Membership
 from tests.factories import RoomFactory, UserFactory, join
-from tests.live.conftest import open_member_socket, open_socket, receive, receive_close
+from tests.live.helpers import open_member_socket, open_socket, receive, receive_close
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -14,8 +14,8 @@ from rest_framework.test import APIClient
 from history.models import Message
 from rooms import services as room_services
 from rooms.models import Room
-from tests.conftest import api_client_for
 from tests.factories import RoomFactory, UserFactory, join
+from tests.helpers import api_client_for
 
 pytestmark = pytest.mark.django_db
 

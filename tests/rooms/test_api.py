@@ -15,7 +15,6 @@ from rooms import geo
 from rooms.models import CODE_ALPHABET, Membership, Room
 from rooms.protocol import iso_datetime as iso
 from rooms.services import Geofence
-from tests.conftest import api_client_for
 from tests.factories import (
     RoomFactory,
     StaffFactory,
@@ -25,6 +24,7 @@ from tests.factories import (
     member,
     post,
 )
+from tests.helpers import api_client_for
 
 pytestmark = pytest.mark.django_db
 

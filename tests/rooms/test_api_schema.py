@@ -4,7 +4,7 @@ import pytest
 import yaml
 from django.core.management import call_command
 
-from tests.conftest import api_client_for
+from tests.helpers import api_client_for
 
 pytestmark = pytest.mark.django_db
 

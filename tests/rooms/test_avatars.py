@@ -10,8 +10,8 @@ from django.db.migrations.executor import MigrationExecutor
 from history.models import Message
 from rooms.avatars import avatar_default
 from rooms.models import Membership, Room
-from tests.conftest import api_client_for
 from tests.factories import RoomFactory, UserFactory, join, member, post
+from tests.helpers import api_client_for
 
 KEYS = ["sun", "moon", "star", "leaf", "wave", "cloud", "flower", "mountain"]
 WECHAT_PHOTO = "https://thirdwx.qlogo.cn/mmopen/vi_32/SecretFace/132"

@@ -9,8 +9,8 @@ from django.test import Client
 
 from history.models import Message
 from rooms.models import Membership
-from tests.conftest import api_client_for
 from tests.factories import RoomFactory, StaffFactory, UserFactory, WechatUserFactory, join, post
+from tests.helpers import api_client_for
 
 pytestmark = pytest.mark.django_db
 

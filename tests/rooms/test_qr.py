@@ -8,8 +8,8 @@ from django.test import Client
 from PIL import Image
 
 from rooms import qr, services
-from tests.conftest import api_client_for, missing_service
 from tests.factories import RoomFactory, UserFactory, join
+from tests.helpers import api_client_for, missing_service
 
 
 def decode(png: bytes) -> list[str]:

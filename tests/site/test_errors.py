@@ -7,7 +7,7 @@ from rest_framework import exceptions
 
 from huiliao_site import errors
 from huiliao_site.errors import server_error
-from tests.conftest import api_client_for
+from tests.helpers import api_client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from accounts.services import token_for
-from tests.accounts.conftest import APPID, SECRET, wechat  # noqa: F401 (the fixture)
+from tests.accounts.helpers import APPID, SECRET
 from tests.factories import RoomFactory, UserFactory, join
 from tests.servers import DaphneProcess, database_env
 
@@ -35,7 +35,7 @@ EXCLUDED_CHECKS = ["ignored_auth", "missing_required_header", "positive_data_acc
 
 
 @pytest.fixture
-def fuzz_server(tmp_path, wechat):  # noqa: F811 (the fixture imported above)
+def fuzz_server(tmp_path, wechat):
     wechat.login_ok()
     env = dict(os.environ, **database_env())
     env.update(

@@ -6,7 +6,7 @@ from django.contrib import admin
 from rest_framework.authtoken.models import Token, TokenProxy
 from rest_framework.throttling import ScopedRateThrottle
 
-from tests.conftest import api_client_for
+from tests.helpers import api_client_for
 
 
 @pytest.mark.django_db

@@ -270,8 +270,8 @@ def test_schema_states_the_one_line_rule_for_names(db, client):
 
 
 def test_room_name_with_control_characters_is_400(db):
-    from tests.conftest import api_client_for
     from tests.factories import UserFactory
+    from tests.helpers import api_client_for
 
     response = api_client_for(UserFactory()).post(
         "/api/v1/rooms", {"name": "Hall\x1b[2J"}, format="json"

@@ -1,18 +1,15 @@
-"""A real HTTP server on 127.0.0.1 that speaks WeChat's `jscode2session`, so the real
+"""A fake WeChat: a real HTTP server on 127.0.0.1 that speaks WeChat's `jscode2session`, so the real
 httpx client code runs end to end. Each test tells it what to answer next."""
 
 import json
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
-
-APPID = "wx0123456789abcdef"
-SECRET = "s3cr3t-app-secret-0123456789abcd"
-OPENID = "oHuiliaoSecretOpenid-7f3a9c2e51"
+from tests.accounts.helpers import OPENID
 
 
 @dataclass
@@ -57,9 +54,9 @@ def _handler(fake: FakeWechat):
     return Handler
 
 
-@pytest.fixture
-def wechat(settings):
-    """A running fake WeChat, with the WECHAT_* settings pointing at it."""
+@contextmanager
+def running_fake_wechat():
+    """A FakeWechat answering on a free loopback port until the block ends."""
     fake = FakeWechat()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
     server.daemon_threads = True
@@ -67,11 +64,9 @@ def wechat(settings):
     thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     fake.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    settings.WECHAT_API_BASE = fake.base_url
-    settings.WECHAT_APPID = APPID
-    settings.WECHAT_SECRET = SECRET
-    settings.WECHAT_TIMEOUT = 2.0
-    yield fake
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
