@@ -13,7 +13,7 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework import parsers, serializers
 from rest_framework.exceptions import ErrorDetail, ParseError
 
-from huiliao_site.errors import InvalidInput
+from huiliao_site.errors import FIELD_ERROR_CODES, InvalidInput
 from huiliao_site.text import is_valid_unicode
 
 LIST_DEFAULT = 50
@@ -34,6 +34,8 @@ class StrictCharField(serializers.CharField):
         # The code the service that owns this value answers with (`invalid_body`…), so a
         # rule has one error code over REST and over the socket.
         self.error_code = error_code
+        if error_code is not None:
+            FIELD_ERROR_CODES.add(error_code)
         super().__init__(**kwargs)
 
     def run_validation(self, data=serializers.empty):

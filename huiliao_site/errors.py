@@ -136,14 +136,18 @@ def _first_message(detail) -> str:
     return str(detail)
 
 
+# Codes a serializer field answers with on behalf of the service that owns its value
+# (huiliao_site.api.StrictCharField's `error_code` registers them).
+FIELD_ERROR_CODES: set[str] = set()
+
+
 def _field_code(codes) -> str:
-    """`invalid`, or the one domain code of a body whose only error is a field that names
-    its service's code (huiliao_site.api.StrictCharField's `error_code`)."""
+    """`invalid`, or the one service code of a body whose only error is such a field's."""
     if isinstance(codes, dict) and len(codes) == 1:
         (field_codes,) = codes.values()
         if isinstance(field_codes, list) and len(set(map(str, field_codes))) == 1:
             code = str(field_codes[0])
-            if code.startswith("invalid_"):
+            if code in FIELD_ERROR_CODES:
                 return code
     return "invalid"
 

@@ -1,10 +1,12 @@
 import datetime as dt
+import uuid
 
 import factory
 from django.utils import timezone
 
 from accounts.models import User
 from history import services as history_services
+from history.models import Message
 from rooms import services as room_services
 from rooms.models import Membership, Room
 
@@ -52,6 +54,47 @@ class RoomFactory(factory.django.DjangoModelFactory):
         return room
 
 
+class MembershipFactory(factory.django.DjangoModelFactory):
+    """A member made through the real enter service (so the "joined" notice, the name
+    rules and the preset avatar are the product's), from the venue's own point when the
+    room is fenced."""
+
+    class Meta:
+        model = Membership
+
+    room = factory.SubFactory(RoomFactory)
+    user = factory.SubFactory(UserFactory)
+    display_name = None
+    avatar = None
+
+    @classmethod
+    def _create(cls, model_class, *, room, user, display_name=None, avatar=None):
+        entry = room_services.Entry(
+            display_name=display_name,
+            avatar=avatar,
+            latitude=room.latitude,
+            longitude=room.longitude,
+        )
+        return history_services.member_enter(room=room, user=user, entry=entry).membership
+
+
+class MessageFactory(factory.django.DjangoModelFactory):
+    """A chat message posted through the real service (its seq, checks and frame)."""
+
+    class Meta:
+        model = Message
+
+    body = "hello"
+    client_id = factory.LazyFunction(lambda: str(uuid.uuid4()))
+
+    @classmethod
+    def _create(cls, model_class, *, room, sender, body, client_id):
+        message, _created = history_services.message_post(
+            room=room, user=sender, body=body, client_id=client_id
+        )
+        return message
+
+
 def join(
     room: Room,
     user: User | None = None,
@@ -59,25 +102,16 @@ def join(
     display_name: str | None = None,
     avatar: str | None = None,
 ) -> Membership:
-    """Make `user` (a new guest by default) a member through the real enter service, from
-    the venue's own point when the room is fenced."""
-    user = user or UserFactory()
-    entry = room_services.Entry(
-        display_name=display_name,
-        avatar=avatar,
-        latitude=room.latitude,
-        longitude=room.longitude,
+    """Shorthand for MembershipFactory: `user` (a new guest by default) enters `room`."""
+    return MembershipFactory(
+        room=room, user=user or UserFactory(), display_name=display_name, avatar=avatar
     )
-    return history_services.member_enter(room=room, user=user, entry=entry).membership
 
 
-def post(room: Room, user: User, body: str = "hello", client_id: str | None = None):
-    import uuid
-
-    message, _ = history_services.message_post(
-        room=room, user=user, body=body, client_id=client_id or str(uuid.uuid4())
-    )
-    return message
+def post(room: Room, user: User, body: str = "hello", client_id: str | None = None) -> Message:
+    """Shorthand for MessageFactory: `user` posts `body` in `room`."""
+    extra = {"client_id": client_id} if client_id else {}
+    return MessageFactory(room=room, sender=user, body=body, **extra)
 
 
 def member(room_id, user_id) -> dict[str, str]:

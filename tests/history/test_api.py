@@ -207,6 +207,7 @@ def test_leave_posts_left_notice_and_is_harmless_twice(room):
 def test_leave_unknown_room_is_404(user):
     response = api_client_for(user).post("/api/v1/rooms/ZZZZZZZZ/leave")
     assert response.status_code == 404
+    assert response.json() == {"detail": "No such room.", "code": "room_not_found"}
 
 
 # --- post ---------------------------------------------------------------------------------
@@ -393,6 +394,7 @@ def test_message_post_anonymous_is_401(room, api):
         f"/api/v1/rooms/{room.code}/messages", {"body": "hi", "client_id": "c"}, format="json"
     )
     assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"
 
 
 # --- read ---------------------------------------------------------------------------------
@@ -542,7 +544,8 @@ def test_messages_read_by_owner_of_the_room_and_superuser(chat, user):
     superuser = StaffFactory(is_superuser=True)
     assert api_client_for(superuser).get(f"/api/v1/rooms/{room.code}/messages").status_code == 200
     plain_staff = StaffFactory()
-    assert api_client_for(plain_staff).get(f"/api/v1/rooms/{room.code}/messages").status_code == 403
+    refused = api_client_for(plain_staff).get(f"/api/v1/rooms/{room.code}/messages")
+    assert (refused.status_code, refused.json()["code"]) == (403, "not_member")
 
 
 def test_messages_of_another_room_are_not_visible_through_mine(chat):
@@ -551,7 +554,7 @@ def test_messages_of_another_room_are_not_visible_through_mine(chat):
     stranger = join(other)
     post(other, stranger.user, "elsewhere")
     response = api_client_for(stranger.user).get(f"/api/v1/rooms/{room.code}/messages")
-    assert response.status_code == 403
+    assert (response.status_code, response.json()["code"]) == (403, "not_member")
     body = api_client_for(stranger.user).get(f"/api/v1/rooms/{other.code}/messages").json()
     assert [m["body"] for m in body["results"]] == [f"{stranger.display_name} joined", "elsewhere"]
 

@@ -219,6 +219,7 @@ def test_room_create_non_finite_coordinate_is_400(user):
     )
     assert response.status_code == 400
     assert response.json()["detail"] == "geofence: latitude: A valid number is required."
+    assert response.json()["code"] == "invalid"
 
 
 def test_room_create_throttled_per_user_is_429(user, other_user, monkeypatch):
@@ -294,6 +295,7 @@ def test_room_list_invalid_role_is_400(user):
     response = api_client_for(user).get("/api/v1/rooms", {"role": "admin"})
     assert response.status_code == 400
     assert response.json()["detail"] == 'role: "admin" is not a valid choice.'
+    assert response.json()["code"] == "invalid"
 
 
 def test_room_list_pages_by_cursor(user):
@@ -545,7 +547,8 @@ def test_room_close_by_member_or_moderator_is_403(room):
 
 def test_room_close_by_plain_staff_is_403_superuser_is_204(room):
     staff = StaffFactory()
-    assert api_client_for(staff).delete(f"/api/v1/rooms/{room.code}").status_code == 403
+    refused = api_client_for(staff).delete(f"/api/v1/rooms/{room.code}")
+    assert (refused.status_code, refused.json()["code"]) == (403, "not_owner")
     superuser = StaffFactory(is_superuser=True)
     assert api_client_for(superuser).delete(f"/api/v1/rooms/{room.code}").status_code == 204
     room.refresh_from_db()
@@ -553,9 +556,11 @@ def test_room_close_by_plain_staff_is_403_superuser_is_204(room):
 
 
 def test_room_close_unknown_is_404_anonymous_is_401(user, api):
-    assert api_client_for(user).delete("/api/v1/rooms/ZZZZZZZZ").status_code == 404
+    unknown = api_client_for(user).delete("/api/v1/rooms/ZZZZZZZZ")
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "room_not_found")
     room = RoomFactory(owner=user)
-    assert api.delete(f"/api/v1/rooms/{room.code}").status_code == 401
+    anonymous = api.delete(f"/api/v1/rooms/{room.code}")
+    assert (anonymous.status_code, anonymous.json()["code"]) == (401, "not_authenticated")
 
 
 # --- announcement -------------------------------------------------------------------------
@@ -609,7 +614,11 @@ def test_announcement_set_too_long_is_400(room, user):
         f"/api/v1/rooms/{room.code}/announcement", {"text": "x" * 2001}, format="json"
     )
     assert response.status_code == 400
-    assert response.json()["detail"] == "text: Ensure this field has no more than 2000 characters."
+    assert response.json() == {
+        "detail": "text: Ensure this field has no more than 2000 characters.",
+        "code": "invalid_announcement",
+        "errors": {"text": ["Ensure this field has no more than 2000 characters."]},
+    }
 
 
 def test_announcement_set_on_closed_room_is_410(room, user):
@@ -891,7 +900,8 @@ def test_shortfall_2_every_endpoint_needs_credentials(room, api):
 def test_shortfall_2_another_user_cannot_destroy_a_room(room):
     member = join(room).user
     for user in (member, UserFactory()):
-        assert api_client_for(user).delete(f"/api/v1/rooms/{room.code}").status_code == 403
+        refused = api_client_for(user).delete(f"/api/v1/rooms/{room.code}")
+        assert (refused.status_code, refused.json()["code"]) == (403, "not_owner")
     room.refresh_from_db()
     assert room.status == "open"
 
