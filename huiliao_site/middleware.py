@@ -10,18 +10,15 @@ from huiliao_site.errors import (
 )
 
 
-class AsyncWhiteNoiseMiddleware(WhiteNoiseMiddleware):
-    """WhiteNoise (6.x) is sync-only. Under ASGI one sync-only middleware makes Django run
-    the whole chain below it in a worker thread that waits on the event loop for the rest
-    of the request: a thread hop per request, and a thread stuck for good when Daphne
-    stops its loop on SIGTERM (the process then never exits). This serves the same files
-    the same way and stays on the loop for everything else."""
+class SyncAndAsync:
+    """A middleware that runs in the mode of the chain below it: a sync-only middleware
+    would put a thread hop, and a wait on the event loop, into every request under ASGI.
+    Subclasses call `_adopt(get_response)` and define `_call` (sync) and `_acall`."""
 
     sync_capable = True
     async_capable = True
 
-    def __init__(self, get_response=None, *args, **kwargs):
-        super().__init__(get_response, *args, **kwargs)
+    def _adopt(self, get_response) -> None:
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
             markcoroutinefunction(self)
@@ -29,7 +26,22 @@ class AsyncWhiteNoiseMiddleware(WhiteNoiseMiddleware):
     def __call__(self, request):
         if self.is_async:
             return self._acall(request)
-        return super().__call__(request)
+        return self._call(request)
+
+
+class AsyncWhiteNoiseMiddleware(SyncAndAsync, WhiteNoiseMiddleware):
+    """WhiteNoise (6.x) is sync-only. Under ASGI one sync-only middleware makes Django run
+    the whole chain below it in a worker thread that waits on the event loop for the rest
+    of the request: a thread hop per request, and a thread stuck for good when Daphne
+    stops its loop on SIGTERM (the process then never exits). This serves the same files
+    the same way and stays on the loop for everything else."""
+
+    def __init__(self, get_response=None, *args, **kwargs):
+        super().__init__(get_response, *args, **kwargs)
+        self._adopt(get_response)
+
+    def _call(self, request):
+        return WhiteNoiseMiddleware.__call__(self, request)
 
     async def _acall(self, request):
         # A dictionary look-up (or, in DEBUG only, a stat of the static directories), and
@@ -43,27 +55,17 @@ class AsyncWhiteNoiseMiddleware(WhiteNoiseMiddleware):
         return await self.get_response(request)
 
 
-class DatabaseUnavailableMiddleware:
+class DatabaseUnavailableMiddleware(SyncAndAsync):
     """A view that lost its database connection (PostgreSQL restarted, a backend was
     terminated, the pool stayed empty) answers 503 database_unavailable with Retry-After,
     in DEBUG too. Its transaction rolled back, so retrying with the same client_id is
-    safe. The outage is logged once with its traceback, then counted.
-
-    Both sync and async: a sync-only middleware would put a thread hop, and a wait on the
-    event loop, into every request under ASGI."""
-
-    sync_capable = True
-    async_capable = True
+    safe. The outage is logged once with its traceback, then counted."""
 
     def __init__(self, get_response):
         self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
+        self._adopt(get_response)
 
-    def __call__(self, request):
-        if self.is_async:
-            return self._acall(request)
+    def _call(self, request):
         return self._seen(self.get_response(request))
 
     async def _acall(self, request):

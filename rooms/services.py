@@ -250,6 +250,8 @@ def room_next_seq(*, room: Room, require_open: bool = False) -> int:
     sql = f"UPDATE {table} SET last_seq = last_seq + 1 WHERE id = %s"  # noqa: S608
     params: list = [room.pk]
     if require_open:
+        # rooms.models.open_rooms() in SQL: this statement must stay one UPDATE (the row
+        # lock and the seq in one round trip), which the ORM cannot combine with RETURNING.
         sql += " AND closed_at IS NULL AND (expires_at IS NULL OR expires_at > %s)"
         params.append(timezone.now())
     with connection.cursor() as cursor:
