@@ -1,0 +1,148 @@
+/* The Huiliao SDK: the seed's `chatuser` and `chatroom` with the same names, promise-based
+ * over the REST API, plus `chatroom.attach(code, handlers)` for the live room.
+ *
+ *   const { create, wxAdapter } = require("./huiliao/index.js");
+ *   const { chatuser, chatroom } = create({ baseUrl: "https://huiliao.example.com", adapter: wxAdapter(wx) });
+ *   await chatuser.login();
+ *   const room = await chatroom.createRoom({ name: "PyCon China" });
+ *
+ * Every failure is a HuiliaoError {status, code, detail}: the server's own code, or
+ * status 0 and "network_error".
+ */
+"use strict";
+
+const { HuiliaoError, fromResponse } = require("./errors");
+const { Session } = require("./session");
+const { wxAdapter } = require("./transport");
+
+const TOKEN_KEY = "huiliao.token";
+const MAX_SOCKETS = 5; // WeChat allows five open sockets per mini-program
+
+function create({ baseUrl, adapter }) {
+  const base = baseUrl.replace(/\/+$/, "");
+  const api = base + "/api/v1";
+  const wsBase = base.replace(/^http/, "ws");
+  let token = adapter.getStorage(TOKEN_KEY);
+  let relogin = null; // how to get a fresh token after a 401: the last way used
+  const sessions = new Map(); // room code -> Session
+
+  function setToken(value) {
+    token = value;
+    adapter.setStorage(TOKEN_KEY, value);
+  }
+
+  async function call(method, path, data, { retry = true, auth = true } = {}) {
+    const header = { "Content-Type": "application/json" };
+    if (auth && token) header.Authorization = "Token " + token;
+    const res = await adapter.request({ method, url: api + path, data, header });
+    if (res.status === 401 && auth && retry && relogin) {
+      await relogin();
+      return call(method, path, data, { retry: false, auth });
+    }
+    if (res.status >= 400) throw fromResponse(res.status, res.data);
+    return res.data;
+  }
+
+  function query(params) {
+    const parts = Object.keys(params)
+      .filter((key) => params[key] !== undefined && params[key] !== null)
+      .map((key) => encodeURIComponent(key) + "=" + encodeURIComponent(params[key]));
+    return parts.length ? "?" + parts.join("&") : "";
+  }
+
+  function room(code) {
+    return "/rooms/" + encodeURIComponent(String(code).toUpperCase());
+  }
+
+  const chatuser = {
+    /* wx.login → POST /auth/wechat; the token is kept in storage and renewed on a 401. */
+    async login({ nickname, avatarUrl } = {}) {
+      relogin = () => chatuser.login({ nickname, avatarUrl });
+      const code = await adapter.login();
+      const body = { code };
+      if (nickname) body.nickname = nickname;
+      if (avatarUrl) body.avatar_url = avatarUrl;
+      const result = await call("POST", "/auth/wechat", body, { auth: false });
+      setToken(result.token);
+      return result.user;
+    },
+    /* Outside WeChat (a browser, a test): a guest account under a nickname. */
+    async loginAsGuest(nickname) {
+      relogin = () => chatuser.loginAsGuest(nickname);
+      const result = await call("POST", "/auth/guest", { nickname }, { auth: false });
+      setToken(result.token);
+      return result.user;
+    },
+    async logout() {
+      for (const session of sessions.values()) session.close();
+      try {
+        await call("POST", "/auth/logout", null, { retry: false });
+      } finally {
+        relogin = null;
+        setToken(null);
+      }
+    },
+    getUserInfo: () => call("GET", "/me"),
+    setUserInfo: ({ nickname, avatarUrl }) =>
+      call("PATCH", "/me", { nickname, avatar_url: avatarUrl }),
+    get loggedIn() {
+      return Boolean(token);
+    },
+  };
+
+  const chatroom = {
+    createRoom: ({ name, expiresAt, geofence } = {}) =>
+      call("POST", "/rooms", { name, expires_at: expiresAt, geofence }),
+    listChatRoom: ({ cursor, limit } = {}) => call("GET", "/rooms" + query({ role: "owner", cursor, limit })),
+    listAllChatRoom: ({ cursor, limit } = {}) =>
+      call("GET", "/rooms" + query({ role: "member", cursor, limit })),
+    listNearby: ({ latitude, longitude }) => call("GET", "/rooms/nearby" + query({ latitude, longitude })),
+    getRoomInfo: (code) => call("GET", room(code)),
+    destroyChatRoom: (code) => call("DELETE", room(code)),
+    getBBS: (code) => call("GET", room(code) + "/announcement"),
+    setBBS: (code, text) => call("PUT", room(code) + "/announcement", { text }),
+    enterChatRoom: (code, { displayName, avatar, latitude, longitude } = {}) =>
+      call("POST", room(code) + "/enter", { display_name: displayName, avatar, latitude, longitude }),
+    leaveChatRoom: async (code) => {
+      const session = sessions.get(String(code).toUpperCase());
+      if (session) session.close();
+      return call("POST", room(code) + "/leave");
+    },
+    getUserCount: async (code) => (await call("GET", room(code) + "/members" + query({ limit: 1 }))).count,
+    getUserList: (code, { cursor, limit } = {}) => call("GET", room(code) + "/members" + query({ cursor, limit })),
+    getHistoryCount: async (code) => (await call("GET", room(code) + "/messages/info")).count,
+    getHistoryInfo: (code) => call("GET", room(code) + "/messages/info"),
+    getHistoryList: (code, { after, before, limit } = {}) =>
+      call("GET", room(code) + "/messages" + query({ after, before, limit })),
+    appendHistory: (code, body, clientId) =>
+      call("POST", room(code) + "/messages", { body, client_id: clientId || require("./session").newClientId() }),
+    getQRCode: (code) => call("GET", room(code) + "/qrcode"),
+
+    /* The live room. At most one session per room (attaching again returns it), and never
+     * more than WeChat's five sockets. */
+    attach(code, handlers = {}, { afterSeq } = {}) {
+      const key = String(code).toUpperCase();
+      if (sessions.has(key)) return sessions.get(key);
+      if (sessions.size >= MAX_SOCKETS) {
+        throw new HuiliaoError(0, "too_many_sockets", "WeChat allows five open rooms at once.");
+      }
+      if (!token) throw new HuiliaoError(401, "not_authenticated", "Log in first.");
+      const session = new Session({
+        code: key,
+        url: wsBase + "/ws/rooms/" + encodeURIComponent(key) + "/",
+        header: { Authorization: "Token " + token },
+        adapter,
+        handlers,
+        onEnd: (ended) => {
+          if (sessions.get(key) === ended) sessions.delete(key);
+        },
+      });
+      sessions.set(key, session);
+      return session.start(afterSeq);
+    },
+  };
+
+  return { chatuser, chatroom };
+}
+
+module.exports = { create, wxAdapter, HuiliaoError };

@@ -1,0 +1,163 @@
+/* The SDK against a real Daphne: log in through the fake WeChat, create, enter, chat
+ * between two SDK clients, scroll back; kill the server mid-chat and see every message
+ * exactly once; close codes and HuiliaoError codes. */
+"use strict";
+
+const test = require("node:test");
+const assert = require("node:assert/strict");
+
+const { create, wxAdapter, HuiliaoError } = require("../huiliao/index.js");
+const { createWx } = require("./wx-shim.js");
+const { startServer } = require("./server.js");
+
+let server;
+
+test.before(async () => {
+  server = await startServer("sdk");
+});
+
+test.after(async () => {
+  await server.stop();
+});
+
+function client() {
+  return create({ baseUrl: server.baseUrl, adapter: wxAdapter(createWx()) });
+}
+
+/* A session whose messages are collected; `waitFor(n)` resolves once n have arrived. */
+function attachCollecting(sdk, code) {
+  const messages = [];
+  const closes = [];
+  let waiters = [];
+  const session = sdk.chatroom.attach(code, {
+    onMessage: (message) => {
+      messages.push(message);
+      waiters = waiters.filter((w) => !(w.test() && (w.resolve(), true)));
+    },
+    onClose: (error) => closes.push(error),
+  });
+  function waitFor(predicate, ms = 15000) {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("timed out; got " + JSON.stringify(messages.map((m) => m.body)))), ms);
+      const waiter = { test: () => predicate(messages), resolve: () => (clearTimeout(timer), resolve(messages)) };
+      if (waiter.test()) waiter.resolve();
+      else waiters.push(waiter);
+    });
+  }
+  return { session, messages, closes, waitFor };
+}
+
+test("log in with WeChat, create, enter, chat between two clients, scroll back", { timeout: 60000 }, async () => {
+  const organiser = client();
+  const me = await organiser.chatuser.login({ nickname: "Organiser" });
+  assert.equal(me.kind, "wechat");
+  assert.equal("openid" in me, false);
+  const room = await organiser.chatroom.createRoom({ name: "SDK hall" });
+  assert.equal(room.my_role, "owner");
+
+  const guest = client();
+  await guest.chatuser.loginAsGuest("Ann");
+  const entered = await guest.chatroom.enterChatRoom(room.code, { displayName: "Ann" });
+  assert.equal(entered.is_member, true);
+  assert.equal(await organiser.chatroom.getUserCount(room.code), 2);
+
+  const a = attachCollecting(organiser, room.code);
+  const b = attachCollecting(guest, room.code);
+  assert.equal(organiser.chatroom.attach(room.code), a.session, "one session per room");
+  const stored = await a.session.send("Welcome to the hall");
+  assert.equal(stored.sender.role, "owner");
+  await b.waitFor((ms) => ms.some((m) => m.body === "Welcome to the hall"));
+  const reply = await b.session.send("Thanks!");
+  await a.waitFor((ms) => ms.some((m) => m.seq === reply.seq));
+
+  for (let i = 0; i < 5; i++) await guest.chatroom.appendHistory(room.code, "older " + i);
+  const info = await guest.chatroom.getHistoryInfo(room.code);
+  const page = await guest.chatroom.getHistoryList(room.code, { before: info.last_seq, limit: 2 });
+  assert.deepEqual(page.results.map((m) => m.body), ["older 2", "older 3"]);
+  assert.equal(page.has_more, true);
+  a.session.close();
+  b.session.close();
+});
+
+test("the server dies mid-chat: every message arrives once, none is stored twice", { timeout: 60000 }, async () => {
+  const organiser = client();
+  await organiser.chatuser.loginAsGuest("Speaker");
+  const room = await organiser.chatroom.createRoom({ name: "Resume hall" });
+  const listener = client();
+  await listener.chatuser.loginAsGuest("Listener");
+  await listener.chatroom.enterChatRoom(room.code, { displayName: "Listener" });
+
+  const speaker = attachCollecting(organiser, room.code);
+  const ear = attachCollecting(listener, room.code);
+  await speaker.session.send("before");
+  await ear.waitFor((ms) => ms.some((m) => m.body === "before"));
+
+  await server.kill();
+  // Sent while the server is down: kept, and sent again after the reconnect.
+  const during = [1, 2, 3].map((n) => speaker.session.send("during " + n));
+  await new Promise((r) => setTimeout(r, 300));
+  await server.start();
+  const stored = await Promise.all(during);
+  const after = await speaker.session.send("after");
+
+  await ear.waitFor((ms) => ms.some((m) => m.seq === after.seq), 30000);
+  const bodies = ear.messages.map((m) => m.body);
+  assert.deepEqual(bodies.filter((b) => b.startsWith("during")).sort(), ["during 1", "during 2", "during 3"]);
+  const seqs = ear.messages.map((m) => m.seq);
+  assert.deepEqual(seqs, [...new Set(seqs)].sort((x, y) => x - y), "each seq once, in order");
+  const history = await listener.chatroom.getHistoryList(room.code, { limit: 100 });
+  const texts = history.results.filter((m) => m.kind === "text").map((m) => m.body);
+  assert.deepEqual(texts, ["before", ...stored.map((m) => m.body), "after"], "stored once each");
+  speaker.session.close();
+  ear.session.close();
+});
+
+test("close codes end the session; REST errors are HuiliaoError with the server's code", { timeout: 60000 }, async () => {
+  const sdk = client();
+  await sdk.chatuser.loginAsGuest("Stranger");
+  const owner = client();
+  await owner.chatuser.loginAsGuest("Owner");
+  const room = await owner.chatroom.createRoom({ name: "Members only" });
+
+  const outsider = attachCollecting(sdk, room.code);
+  await new Promise((resolve) => {
+    const check = setInterval(() => outsider.closes.length && (clearInterval(check), resolve()), 20);
+  });
+  assert.equal(outsider.closes[0].code, "forbidden");
+  assert.equal(outsider.closes[0].status, 4403);
+
+  const unknown = attachCollecting(sdk, "ZZZZZZZZ");
+  await new Promise((resolve) => {
+    const check = setInterval(() => unknown.closes.length && (clearInterval(check), resolve()), 20);
+  });
+  assert.equal(unknown.closes[0].code, "unknown_room");
+
+  await assert.rejects(sdk.chatroom.getHistoryList(room.code), (error) => {
+    assert.ok(error instanceof HuiliaoError);
+    assert.deepEqual([error.status, error.code], [403, "not_member"]);
+    return true;
+  });
+  await assert.rejects(sdk.chatroom.enterChatRoom(room.code, { displayName: "Owner" }), (error) => {
+    assert.deepEqual([error.status, error.code], [409, "display_name_taken"]);
+    return true;
+  });
+  const offline = create({ baseUrl: "http://127.0.0.1:9", adapter: wxAdapter(createWx()) });
+  await assert.rejects(offline.chatroom.getRoomInfo(room.code), (error) => {
+    assert.deepEqual([error.status, error.code], [0, "network_error"]);
+    return true;
+  });
+});
+
+test("a 401 logs in again once and repeats the call", { timeout: 60000 }, async () => {
+  const sdk = client();
+  await sdk.chatuser.login({ nickname: "Returning" });
+  const owner = client();
+  await owner.chatuser.loginAsGuest("Host");
+  const room = await owner.chatroom.createRoom({ name: "Token expiry" });
+  // The token is revoked elsewhere (logout on another device):
+  const stale = client();
+  await stale.chatuser.login({ nickname: "Returning" });
+  await stale.chatuser.logout();
+  const info = await sdk.chatroom.getRoomInfo(room.code);
+  assert.equal(info.code, room.code);
+});
