@@ -24,6 +24,7 @@ from accounts.models import User
 from history.events import message_frame, with_sender_names
 from history.models import Message
 from huiliao_site.errors import DomainError, NotAuthenticated, NotFound, Throttled
+from huiliao_site.lookups import WindowCounter
 from rooms import selectors as room_selectors
 from rooms.models import Membership, Room, is_open
 from rooms.protocol import Frame
@@ -94,6 +95,16 @@ def message_find_by_client_id(*, room: Room, sender, client_id: str) -> Message 
     ).first()
 
 
+def too_fast(*, wait: int) -> Throttled:
+    """The posting budget's one refusal (messages, notices and muted re-entries alike)."""
+    return Throttled(
+        f"Slow down: at most {settings.HUILIAO_POST_RATE_COUNT} messages every "
+        f"{settings.HUILIAO_POST_RATE_SECONDS} s.",
+        code="rate_limited",
+        wait=wait,
+    )
+
+
 def _recent_posts(*, room: Room, user, now: dt.datetime) -> list[dt.datetime]:
     """When the member's latest posts in the window were made (newest first, at most a
     budget's worth): their messages and the join/leave notices they caused."""
@@ -120,12 +131,23 @@ def throttle_check_post(*, room: Room, user, now: dt.datetime | None = None) -> 
     if len(recent) >= settings.HUILIAO_POST_RATE_COUNT:
         window = dt.timedelta(seconds=settings.HUILIAO_POST_RATE_SECONDS)
         wait = (recent[-1] + window - now).total_seconds()
-        raise Throttled(
-            f"Slow down: at most {settings.HUILIAO_POST_RATE_COUNT} messages every "
-            f"{settings.HUILIAO_POST_RATE_SECONDS} s.",
-            code="rate_limited",
-            wait=int(wait) + 1,
-        )
+        raise too_fast(wait=int(wait) + 1)
+
+
+# Re-entries of muted members, who post no notice the posting budget could count.
+muted_rejoins = WindowCounter(
+    "muted-rejoins",
+    limit_setting="HUILIAO_POST_RATE_COUNT",
+    window_setting="HUILIAO_POST_RATE_SECONDS",
+)
+
+
+def throttle_check_muted_rejoin(*, room: Room, user) -> None:
+    key = f"{room.pk}:{user.pk}"
+    wait = muted_rejoins.wait(key)
+    if wait is not None:
+        raise too_fast(wait=wait)
+    muted_rejoins.add(key)
 
 
 def room_live_state(*, code: str) -> dict[str, Any] | None:

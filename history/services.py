@@ -164,6 +164,10 @@ def member_enter(
             system_message_post(
                 room=room, body=_joined_text(result.membership.display_name), actor=user
             )
+        else:
+            # No notice to count, but each return still reaches every socket (the member
+            # count): a muted member's comings and goings get the same budget.
+            selectors.throttle_check_muted_rejoin(room=room, user=user)
     return result
 
 

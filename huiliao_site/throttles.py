@@ -8,6 +8,8 @@ rules here add:
 from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
 
+from huiliao_site.lookups import request_address
+
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
@@ -49,7 +51,8 @@ class AddressThrottle(ScopedRateThrottle):
         return SimpleRateThrottle.allow_request(self, request, view)
 
     def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+        # The client as the failed look-up guard counts it (an IPv6 /64 is one client).
+        return self.cache_format % {"scope": self.scope, "ident": request_address(request)}
 
 
 class AddressWritesThrottle(AddressThrottle):

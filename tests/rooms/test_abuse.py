@@ -248,3 +248,51 @@ def test_default_expiry_is_not_applied_to_rooms_given_one(user):
         format="json",
     )
     assert Room.objects.get(code=response.json()["code"]).expires_at == when
+
+
+# Found in review --------------------------------------------------------------------------
+
+
+def test_a_muted_member_cannot_flood_the_member_count_by_looping_enter_and_leave(room, settings):
+    """A muted member posts no notice, so notices cannot count their loop; each return
+    still pushes a member count to every socket, and gets the same budget."""
+    settings.HUILIAO_POST_RATE_COUNT = 3
+    settings.HUILIAO_POST_RATE_SECONDS = 60
+    spammer = join(room, display_name="Spammer")
+    room_services.membership_mute(membership=spammer, minutes=30)
+    client = api_client_for(spammer.user)
+    answers = []
+    for _ in range(4):
+        client.post(f"/api/v1/rooms/{room.code}/leave")
+        answers.append(client.post(f"/api/v1/rooms/{room.code}/enter", {}, format="json"))
+    assert [r.status_code for r in answers] == [200, 200, 200, 429]
+    assert answers[3].json() == {
+        "detail": "Slow down: at most 3 messages every 60 s.",
+        "code": "rate_limited",
+    }
+
+
+@pytest.mark.parametrize(
+    ("address", "key"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:bbbb:cccc:dddd:eeee", "2001:db8:1:2::/64"),
+        ("::ffff:203.0.113.7", "203.0.113.7"),
+        ("not an address", "not an address"),
+    ],
+)
+def test_an_ipv6_client_is_its_slash_64(address, key):
+    from huiliao_site.lookups import client_key
+
+    assert client_key(address) == key
+
+
+def test_guessing_from_many_addresses_of_one_ipv6_network_shares_one_budget(room, low_guess_limit):
+    user = UserFactory()
+    answers = []
+    for n, code in enumerate(CODES[:6]):
+        client = api_client_for(user)
+        client.defaults["REMOTE_ADDR"] = f"2001:db8:1:2::{n + 1:x}"
+        answers.append(client.get(f"/api/v1/rooms/{code}").status_code)
+    assert answers == [404] * 5 + [429]
