@@ -354,6 +354,9 @@ WECHAT_APPID = env_str("WECHAT_APPID")
 WECHAT_SECRET = env_str("WECHAT_SECRET")
 WECHAT_API_BASE = env_str("WECHAT_API_BASE", "https://api.weixin.qq.com").rstrip("/")
 WECHAT_TIMEOUT = env_float("WECHAT_TIMEOUT", 5.0)
+# The mini-program page a room's mini-program code opens, and which version of the app.
+WECHAT_MP_PAGE = env_str("WECHAT_MP_PAGE", "pages/room/room")
+WECHAT_MP_ENV = env_str("WECHAT_MP_ENV", "release")  # release | trial | develop
 
 # --- Huiliao ----------------------------------------------------------------------------
 HUILIAO_PUBLIC_URL = env_str("HUILIAO_PUBLIC_URL").rstrip("/")

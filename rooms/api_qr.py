@@ -7,7 +7,6 @@ in) and those who may manage the room (its owner, superusers). Others get the sa
 
 import hashlib
 
-from django.core.files.storage import default_storage
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -52,12 +51,7 @@ class QRCodeView(RoomView):
         room = self.room
         url = qr.join_url(room, request)
         name = qr.qr_ensure(room=room, url=url)
-        image_url = default_storage.url(name)
-        if image_url.startswith("/"):
-            # Media on this site: the same public base as the join URL (a CDN's URL is
-            # absolute already).
-            image_url = qr.public_base_url(request) + image_url
-        return Response({"url": image_url, "join_url": url})
+        return Response({"url": qr.stored_url(name, request), "join_url": url})
 
 
 class QRCodePNGView(RoomView):
@@ -89,3 +83,23 @@ class QRCodePNGView(RoomView):
             return HttpResponse(status=304, headers=headers)
         data = qr.qr_png(room=room, url=url, size=size)
         return HttpResponse(data, content_type="image/png", headers=headers)
+
+
+class WxacodeSerializer(serializers.Serializer):
+    url = serializers.URLField(help_text="The PNG in the site's media storage.")
+
+
+class WxacodeView(RoomView):
+    permission_map = {"GET": CanReadRoom}
+
+    @extend_schema(
+        operation_id="room_wxacode",
+        responses={200: WxacodeSerializer, **error_responses(401, 403, 404, 429, 502, 503)},
+        description="The room's mini-program code: scanning it in WeChat opens the room in "
+        "the mini-program (`scene` = the room's code, page WECHAT_MP_PAGE). Asked of WeChat "
+        "once and kept. 503 `wechat_not_configured` without WECHAT_APPID; WeChat's refusals "
+        "(45009 quota, 41030 page not published…) are 502 `wechat_error`.",
+    )
+    def get(self, request, code: str):
+        name = qr.wxacode_ensure(room=self.room)
+        return Response({"url": qr.stored_url(name, request)})

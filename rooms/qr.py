@@ -20,6 +20,7 @@ from django.http import HttpRequest
 from PIL import Image, ImageDraw, ImageFont, PngImagePlugin
 from qrcode.constants import ERROR_CORRECT_M
 
+from accounts import wechat
 from rooms.models import Room
 
 logger = logging.getLogger(__name__)
@@ -183,3 +184,31 @@ def qr_png(*, room: Room, url: str, size: int = SIZE_DEFAULT) -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()
+
+
+# --- the mini-program code ------------------------------------------------------------------
+
+
+def wxacode_storage_name(room: Room) -> str:
+    return f"wxacodes/{room.code}.png"
+
+
+def wxacode_ensure(*, room: Room) -> str:
+    """The storage name of the room's mini-program code (scanning it opens the room in
+    the mini-program, `scene` = the room's code), asked of WeChat once and kept."""
+    name = wxacode_storage_name(room)
+    if default_storage.exists(name):
+        return name
+    data = wechat.wxacode_png(scene=room.code)
+    saved = default_storage.save(name, ContentFile(data))
+    if saved != name:
+        # A concurrent request stored the same code first; its file is as good as ours.
+        default_storage.delete(saved)
+    return name
+
+
+def stored_url(name: str, request=None) -> str:
+    """A stored image's public URL (absolute under the public base for media on this site;
+    a CDN's URL is absolute already)."""
+    url = default_storage.url(name)
+    return public_base_url(request) + url if url.startswith("/") else url

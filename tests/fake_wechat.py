@@ -1,6 +1,9 @@
-"""A fake WeChat: a real HTTP server on 127.0.0.1 that speaks WeChat's `jscode2session`, so the real
-httpx client code runs end to end. Each test tells it what to answer next."""
+"""A fake WeChat: a real HTTP server on 127.0.0.1 that speaks WeChat's `jscode2session`
+(GET, answering `answer`), `cgi-bin/stable_token` and `wxa/getwxacodeunlimit` (POST,
+answering what `queue(path, …)` lined up, else a fresh token / a PNG), so the real httpx
+client code runs end to end. Each test tells it what to answer next."""
 
+import io
 import json
 import threading
 import time
@@ -20,6 +23,25 @@ class FakeWechat:
     status: int = 200
     delay: float = 0.0
     requests: list = field(default_factory=list)
+    # path -> answers (JSON-able or bytes, status) for the next POSTs to it, in order.
+    queued: dict = field(default_factory=dict)
+    tokens_issued: int = 0
+
+    def queue(self, path: str, answer, *, status: int = 200) -> None:
+        self.queued.setdefault(path, []).append((answer, status))
+
+    def posts(self, path: str) -> list:
+        return [r for r in self.requests if r["method"] == "POST" and r["path"] == path]
+
+    def post_answer(self, path: str):
+        if self.queued.get(path):
+            return self.queued[path].pop(0)
+        if path == "/cgi-bin/stable_token":
+            self.tokens_issued += 1
+            return {"access_token": f"TOKEN-{self.tokens_issued}", "expires_in": 7200}, 200
+        if path == "/wxa/getwxacodeunlimit":
+            return tiny_png(), 200
+        return {"errcode": 40066, "errmsg": "invalid url"}, 200
 
     def respond(self, answer=None, *, status: int = 200, delay: float = 0.0) -> None:
         self.answer, self.status, self.delay = answer, status, delay
@@ -28,20 +50,45 @@ class FakeWechat:
         self.respond({"openid": openid, "session_key": "tiihtNczf5v6AKRyjwEUhQ=="})
 
 
+def tiny_png() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), "white").save(out, format="PNG")
+    return out.getvalue()
+
+
 def _handler(fake: FakeWechat):
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
             parts = urlsplit(self.path)
-            fake.requests.append({"path": parts.path, "query": parse_qs(parts.query)})
+            fake.requests.append(
+                {"method": "GET", "path": parts.path, "query": parse_qs(parts.query)}
+            )
             if fake.delay:
                 time.sleep(fake.delay)
-            body = (
-                fake.answer if isinstance(fake.answer, bytes) else json.dumps(fake.answer).encode()
-            )
+            self._answer(fake.answer, fake.status)
+
+        def do_POST(self):
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length)
             try:
-                self.send_response(fake.status)
-                # WeChat really answers JSON as text/plain.
-                self.send_header("Content-Type", "text/plain")
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                body = raw
+            fake.requests.append(
+                {"method": "POST", "path": parts.path, "query": parse_qs(parts.query), "json": body}
+            )
+            self._answer(*fake.post_answer(parts.path))
+
+        def _answer(self, answer, status):
+            png = isinstance(answer, bytes) and answer.startswith(b"\x89PNG")
+            body = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
+            try:
+                self.send_response(status)
+                # WeChat really answers JSON as text/plain; images as image/jpeg or png.
+                self.send_header("Content-Type", "image/png" if png else "text/plain")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)

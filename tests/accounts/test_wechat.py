@@ -37,6 +37,7 @@ def test_wechat_login_sends_jscode2session_query(db, api, wechat):
     api.post(URL, {"code": "081aBcDe"}, format="json")
     assert wechat.requests == [
         {
+            "method": "GET",
             "path": "/sns/jscode2session",
             "query": {
                 "appid": [APPID],

@@ -222,3 +222,97 @@ def test_poster_anonymous_goes_to_login(room):
 
 def test_poster_unknown_room_is_404(user):
     assert session_client(user).get("/r/ZZZZZZZZ/poster/").status_code == 404
+
+
+# --- the mini-program code (accounts.wechat: stable_token, getwxacodeunlimit) ----------------
+
+
+def wxacode(user, room):
+    return api_client_for(user).get(f"/api/v1/rooms/{room.code}/wxacode")
+
+
+def test_wxacode_is_asked_of_wechat_once_and_kept(room, member, wechat, settings):
+    from django.core.files.storage import default_storage
+
+    first = wxacode(member, room)
+    assert first.status_code == 200
+    name = f"wxacodes/{room.code}.png"
+    assert first.json() == {"url": f"http://testserver{default_storage.url(name)}"}
+    assert default_storage.open(name).read().startswith(b"\x89PNG")
+    assert wechat.posts("/cgi-bin/stable_token")[0]["json"] == {
+        "grant_type": "client_credential",
+        "appid": settings.WECHAT_APPID,
+        "secret": settings.WECHAT_SECRET,
+        "force_refresh": False,
+    }
+    (call,) = wechat.posts("/wxa/getwxacodeunlimit")
+    assert call["query"] == {"access_token": ["TOKEN-1"]}
+    assert call["json"] == {
+        "scene": room.code,
+        "page": "pages/room/room",
+        "env_version": "release",
+        "check_path": True,
+    }
+    assert wxacode(member, room).json() == first.json()
+    assert len(wechat.posts("/wxa/getwxacodeunlimit")) == 1
+
+
+def test_one_access_token_serves_every_room_until_it_expires(member, wechat, settings):
+    settings.WECHAT_MP_ENV = "trial"
+    rooms = [RoomFactory(), RoomFactory()]
+    for room in rooms:
+        join(room, member)
+        assert wxacode(member, room).status_code == 200
+    assert len(wechat.posts("/cgi-bin/stable_token")) == 1
+    calls = wechat.posts("/wxa/getwxacodeunlimit")
+    assert [c["json"]["check_path"] for c in calls] == [False, False]  # not released yet
+    assert [c["json"]["env_version"] for c in calls] == ["trial", "trial"]
+
+
+def test_a_stale_token_is_replaced_once_and_never_in_a_loop(member, wechat):
+    room = RoomFactory()
+    join(room, member)
+    wechat.queue("/wxa/getwxacodeunlimit", {"errcode": 40001, "errmsg": "invalid credential"})
+    assert wxacode(member, room).status_code == 200
+    tokens = wechat.posts("/cgi-bin/stable_token")
+    assert [t["json"]["force_refresh"] for t in tokens] == [False, True]
+    calls = wechat.posts("/wxa/getwxacodeunlimit")
+    assert [c["query"]["access_token"] for c in calls] == [["TOKEN-1"], ["TOKEN-2"]]
+
+    other = RoomFactory()
+    join(other, member)
+    for _ in range(2):
+        wechat.queue("/wxa/getwxacodeunlimit", {"errcode": 42001, "errmsg": "expired"})
+    refused = wxacode(member, other)
+    assert refused.status_code == 502
+    assert refused.json() == {
+        "detail": "WeChat could not make the mini-program code (errcode 42001).",
+        "code": "wechat_error",
+    }
+    assert len(wechat.posts("/cgi-bin/stable_token")) == 3  # one refresh per call, no loop
+
+
+def test_wechat_refusals_are_502_and_nothing_is_kept(room, member, wechat):
+    from django.core.files.storage import default_storage
+
+    wechat.queue("/wxa/getwxacodeunlimit", {"errcode": 41030, "errmsg": "invalid page"})
+    refused = wxacode(member, room)
+    assert (refused.status_code, refused.json()["code"]) == (502, "wechat_error")
+    assert "41030" in refused.json()["detail"]
+    assert not default_storage.exists(f"wxacodes/{room.code}.png")
+
+
+def test_wxacode_without_wechat_configured_is_503(room, member, settings):
+    settings.WECHAT_APPID = ""
+    response = wxacode(member, room)
+    assert response.status_code == 503
+    assert response.json() == {
+        "detail": "WeChat is not configured.",
+        "code": "wechat_not_configured",
+    }
+
+
+def test_wxacode_is_for_members_only(room, wechat):
+    response = wxacode(UserFactory(), room)
+    assert (response.status_code, response.json()["code"]) == (403, "not_member")
+    assert wechat.requests == []
