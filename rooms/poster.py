@@ -5,17 +5,23 @@ shown it: they can share the room from inside it, while the poster is the organi
 material for the venue. Anonymous visitors are sent to the organiser login.
 """
 
+import logging
+
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.core.files.storage import default_storage
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from huiliao_site.errors import NotFound, Throttled
+from huiliao_site.errors import DomainError, NotFound, Throttled
 from huiliao_site.lookups import request_address
 from rooms import qr, selectors
 from rooms.views import too_many_guesses_page
+
+logger = logging.getLogger(__name__)
 
 
 @require_GET
@@ -36,5 +42,18 @@ def poster(request: HttpRequest, code: str) -> HttpResponse:
         "room": room,
         "join_url": qr.join_url(room, request),
         "qr_src": reverse("room-qrcode-png", kwargs={"code": room.code}) + f"?size={qr.SIZE_MAX}",
+        "wxacode_src": mini_program_code(room),
     }
     return render(request, "rooms/poster.html", context)
+
+
+def mini_program_code(room) -> str | None:
+    """The mini-program code's URL beside the QR code, when WeChat is configured; a poster
+    without it (WeChat down, over quota) beats no poster, and the failure is logged."""
+    if not settings.WECHAT_APPID:
+        return None
+    try:
+        return default_storage.url(qr.wxacode_ensure(room=room))
+    except DomainError as exc:
+        logger.warning("poster of %s without its mini-program code: %s", room.code, exc.code)
+        return None

@@ -316,3 +316,21 @@ def test_wxacode_is_for_members_only(room, wechat):
     response = wxacode(UserFactory(), room)
     assert (response.status_code, response.json()["code"]) == (403, "not_member")
     assert wechat.requests == []
+
+
+def test_poster_shows_the_mini_program_code_when_wechat_is_configured(user, wechat):
+    room = RoomFactory(owner=user)
+    content = session_client(user).get(f"/r/{room.code}/poster/").content.decode()
+    assert f'<img src="/media/wxacodes/{room.code}.png" alt="Mini-program code">' in content
+    assert f'src="/api/v1/rooms/{room.code}/qrcode.png?size=1200"' in content
+
+
+def test_poster_without_wechat_or_with_wechat_down_still_prints(user, wechat, settings, caplog):
+    room = RoomFactory(owner=user)
+    wechat.queue("/wxa/getwxacodeunlimit", {"errcode": 45009, "errmsg": "quota"})
+    response = session_client(user).get(f"/r/{room.code}/poster/")
+    assert response.status_code == 200
+    assert "wxacodes/" not in response.content.decode()
+    assert f"poster of {room.code} without its mini-program code: wechat_error" in caplog.text
+    settings.WECHAT_APPID = ""
+    assert "wxacodes/" not in session_client(user).get(f"/r/{room.code}/poster/").content.decode()
