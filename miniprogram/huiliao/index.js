@@ -15,9 +15,14 @@ const { HuiliaoError, fromResponse } = require("./errors");
 const { Session } = require("./session");
 const { wxAdapter } = require("./transport");
 
+/** @typedef {{cursor?: string, limit?: number}} Page */
+
 const TOKEN_KEY = "huiliao.token";
 const MAX_SOCKETS = 5; // WeChat allows five open sockets per mini-program
 
+/**
+ * @param {{baseUrl: string, adapter: import("./transport").Adapter}} options
+ */
 function create({ baseUrl, adapter }) {
   const base = baseUrl.replace(/\/+$/, "");
   const api = base + "/api/v1";
@@ -31,7 +36,15 @@ function create({ baseUrl, adapter }) {
     adapter.setStorage(TOKEN_KEY, value);
   }
 
+  /**
+   * @param {"GET" | "POST" | "PUT" | "PATCH" | "DELETE"} method
+   * @param {string} path
+   * @param {object | null} [data]
+   * @param {{retry?: boolean, auth?: boolean}} [options]
+   * @returns {Promise<any>}
+   */
   async function call(method, path, data, { retry = true, auth = true } = {}) {
+    /** @type {Record<string, string>} */
     const header = { "Content-Type": "application/json" };
     if (auth && token) header.Authorization = "Token " + token;
     const res = await adapter.request({ method, url: api + path, data, header });
@@ -43,10 +56,11 @@ function create({ baseUrl, adapter }) {
     return res.data;
   }
 
+  /** @param {Record<string, string | number | undefined | null>} params */
   function query(params) {
     const parts = Object.keys(params)
       .filter((key) => params[key] !== undefined && params[key] !== null)
-      .map((key) => encodeURIComponent(key) + "=" + encodeURIComponent(params[key]));
+      .map((key) => encodeURIComponent(key) + "=" + encodeURIComponent(String(params[key])));
     return parts.length ? "?" + parts.join("&") : "";
   }
 
@@ -55,7 +69,10 @@ function create({ baseUrl, adapter }) {
   }
 
   const chatuser = {
-    /* wx.login → POST /auth/wechat; the token is kept in storage and renewed on a 401. */
+    /**
+     * wx.login → POST /auth/wechat; the token is kept in storage and renewed on a 401.
+     * @param {{nickname?: string, avatarUrl?: string}} [profile]
+     */
     async login({ nickname, avatarUrl } = {}) {
       relogin = () => chatuser.login({ nickname, avatarUrl });
       const code = await adapter.login();
@@ -91,16 +108,24 @@ function create({ baseUrl, adapter }) {
   };
 
   const chatroom = {
-    createRoom: ({ name, expiresAt, geofence } = {}) =>
+    /** @param {{name: string, expiresAt?: string, geofence?: {latitude: number, longitude: number, radius_m: number}}} room */
+    createRoom: ({ name, expiresAt, geofence }) =>
       call("POST", "/rooms", { name, expires_at: expiresAt, geofence }),
+    /** @param {Page} [page] */
     listChatRoom: ({ cursor, limit } = {}) => call("GET", "/rooms" + query({ role: "owner", cursor, limit })),
+    /** @param {Page} [page] */
     listAllChatRoom: ({ cursor, limit } = {}) =>
       call("GET", "/rooms" + query({ role: "member", cursor, limit })),
+    /** @param {{latitude: number, longitude: number}} where */
     listNearby: ({ latitude, longitude }) => call("GET", "/rooms/nearby" + query({ latitude, longitude })),
     getRoomInfo: (code) => call("GET", room(code)),
     destroyChatRoom: (code) => call("DELETE", room(code)),
     getBBS: (code) => call("GET", room(code) + "/announcement"),
     setBBS: (code, text) => call("PUT", room(code) + "/announcement", { text }),
+    /**
+     * @param {string} code
+     * @param {{displayName?: string, avatar?: string, latitude?: number, longitude?: number}} [entry]
+     */
     enterChatRoom: (code, { displayName, avatar, latitude, longitude } = {}) =>
       call("POST", room(code) + "/enter", { display_name: displayName, avatar, latitude, longitude }),
     leaveChatRoom: async (code) => {
@@ -109,9 +134,14 @@ function create({ baseUrl, adapter }) {
       return call("POST", room(code) + "/leave");
     },
     getUserCount: async (code) => (await call("GET", room(code) + "/members" + query({ limit: 1 }))).count,
+    /** @param {string} code @param {Page} [page] */
     getUserList: (code, { cursor, limit } = {}) => call("GET", room(code) + "/members" + query({ cursor, limit })),
     getHistoryCount: async (code) => (await call("GET", room(code) + "/messages/info")).count,
     getHistoryInfo: (code) => call("GET", room(code) + "/messages/info"),
+    /**
+     * @param {string} code
+     * @param {{after?: number, before?: number, limit?: number}} [range]
+     */
     getHistoryList: (code, { after, before, limit } = {}) =>
       call("GET", room(code) + "/messages" + query({ after, before, limit })),
     appendHistory: (code, body, clientId) =>
@@ -120,6 +150,11 @@ function create({ baseUrl, adapter }) {
 
     /* The live room. At most one session per room (attaching again returns it), and never
      * more than WeChat's five sockets. */
+    /**
+     * @param {string} code
+     * @param {import("./session").Handlers} [handlers]
+     * @param {{afterSeq?: number}} [options]
+     */
     attach(code, handlers = {}, { afterSeq } = {}) {
       const key = String(code).toUpperCase();
       if (sessions.has(key)) return sessions.get(key);

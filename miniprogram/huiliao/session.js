@@ -23,7 +23,23 @@ function newClientId() {
   return id;
 }
 
+/**
+ * @typedef {object} Handlers
+ * @property {(hello: object) => void} [onOpen]
+ * @property {(message: any) => void} [onMessage]
+ * @property {(frame: any) => void} [onEvent]
+ * @property {(gap: {from: number, to: number}) => void} [onGap]
+ * @property {(retry: {attempt: number, delay: number, code: number}) => void} [onReconnecting]
+ * @property {(error: HuiliaoError) => void} [onError]
+ * @property {(error: HuiliaoError | null) => void} [onClose]
+ */
+
 class Session {
+  /**
+   * @param {{code: string, url: string, header: Record<string, string>,
+   *   adapter: import("./transport").Adapter, handlers?: Handlers,
+   *   onEnd?: (session: Session) => void, random?: () => number}} options
+   */
   constructor({ code, url, header, adapter, handlers, onEnd, random }) {
     this.code = code;
     this.url = url;
@@ -34,12 +50,16 @@ class Session {
     this.random = random || Math.random;
     this.lastSeq = 0;
     this.myMemberId = null;
+    /** @type {Map<string, {body: string, resolve: (message: any) => void, reject: (error: any) => void}>} */
     this.pending = new Map(); // client_id -> {body, resolve, reject}
+    /** @type {import("./transport").SocketTask | null} */
     this.socket = null;
     this.open = false;
     this.attempts = 0;
     this.stopped = false;
+    /** @type {ReturnType<typeof setInterval> | null} */
     this.pingTimer = null;
+    /** @type {ReturnType<typeof setTimeout> | null} */
     this.retryTimer = null;
   }
 
@@ -77,6 +97,7 @@ class Session {
     socket.onOpen(() => {});
     socket.onMessage((event) => {
       if (socket !== this.socket) return;
+      if (typeof event.data !== "string") return; // the protocol is text frames only
       let frame;
       try {
         frame = JSON.parse(event.data);
@@ -110,8 +131,9 @@ class Session {
         if (message.seq <= this.lastSeq) return; // seen already (a replay overlapping)
         this.lastSeq = message.seq;
         const mine = message.sender && message.sender.member_id === this.myMemberId;
-        if (mine && message.client_id && this.pending.has(message.client_id)) {
-          this.pending.get(message.client_id).resolve(message);
+        const waiting = mine && message.client_id ? this.pending.get(message.client_id) : undefined;
+        if (waiting) {
+          waiting.resolve(message);
           this.pending.delete(message.client_id);
         }
         if (on.onMessage) on.onMessage(message);
@@ -170,7 +192,9 @@ class Session {
     if (this.handlers.onClose) this.handlers.onClose(error);
   }
 
+  /** @param {object} frame */
   _sendFrame(frame) {
+    if (!this.socket) return;
     try {
       this.socket.send({ data: JSON.stringify(frame) });
     } catch (e) {

@@ -5,14 +5,38 @@
 
 const { networkError } = require("./errors");
 
+/**
+ * @typedef {object} SocketTask
+ * @property {(fn: (event: object) => void) => void} onOpen
+ * @property {(fn: (event: {data: string | ArrayBuffer}) => void) => void} onMessage
+ * @property {(fn: (event: {code?: number, reason?: string}) => void) => void} onClose
+ * @property {(fn: (event: object) => void) => void} onError
+ * @property {(options: {data: string}) => void} send
+ * @property {(options: {code?: number}) => void} close
+ */
+
+/**
+ * @typedef {object} Adapter
+ * @property {(options: {method: string, url: string, data?: object | null, header: Record<string, string>}) => Promise<{status: number, data: any, header?: object}>} request
+ * @property {(options: {url: string, header: Record<string, string>}) => SocketTask} connectSocket
+ * @property {(key: string) => any} getStorage
+ * @property {(key: string, value: any) => void} setStorage
+ * @property {() => Promise<string>} login
+ */
+
+/**
+ * The adapter over WeChat's own API.
+ * @param {WechatMiniprogram.Wx} wxApi
+ * @returns {Adapter}
+ */
 function wxAdapter(wxApi) {
   return {
     request({ method, url, data, header }) {
       return new Promise((resolve, reject) => {
         wxApi.request({
-          method,
+          method: /** @type {any} */ (method),
           url,
-          data,
+          data: data || undefined,
           header,
           dataType: "json",
           success: (res) => resolve({ status: res.statusCode, data: res.data, header: res.header }),
