@@ -62,5 +62,6 @@ format: $(STAMP)
 # PostgreSQL (fanout.py then with Redis for its two-process scenario) when DATABASE_URL is set.
 bench: $(STAMP)
 	$(BIN)/python bench/history.py $(if $(DATABASE_URL),--database-url $(DATABASE_URL))
+	$(BIN)/python bench/nearby.py $(if $(DATABASE_URL),--database-url $(DATABASE_URL))
 	$(BIN)/python bench/fanout.py --database sqlite
 	$(if $(DATABASE_URL),$(BIN)/python bench/fanout.py --database postgres)
