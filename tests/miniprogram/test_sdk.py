@@ -39,7 +39,13 @@ def test_sdk_against_a_real_server(wechat, tmp_path):
     output = tmp_path / "node-test.txt"
     with output.open("w") as out:
         process = subprocess.Popen(  # noqa: S603 (fixed arguments)
-            [node_binary(), "--experimental-websocket", "--test", "miniprogram/test/sdk.test.js"],
+            [
+                node_binary(),
+                "--experimental-websocket",
+                "--test",
+                "miniprogram/test/sdk.test.js",
+                "miniprogram/test/codes.test.js",
+            ],
             cwd=ROOT,
             env=dict(
                 os.environ,

@@ -1,0 +1,151 @@
+/* A room: chat with scroll-back, the announcement, members, rename and preset avatar,
+ * leave. Opened by code, by the mini-program code's scene, or by the URL QR code's q. */
+"use strict";
+
+const { strings } = require("../../utils/i18n.js");
+const { roomCodeFromOptions } = require("../../utils/codes.js");
+
+const PAGE = 30;
+// The live session of each open room page (not page data: data must be plain JSON).
+/** @type {WeakMap<object, any>} */
+const sessions = new WeakMap();
+
+Component({
+  data: {
+    t: strings(),
+    code: "",
+    room: /** @type {any} */ (null),
+    messages: /** @type {any[]} */ ([]),
+    draft: "",
+    readOnly: false,
+    reconnecting: false,
+    hasOlder: false,
+    myMemberId: "",
+  },
+  methods: {
+    /** @param {Record<string, string | undefined>} options */
+    async onLoad(options) {
+      const code = roomCodeFromOptions(options);
+      if (!code) {
+        wx.navigateBack();
+        return;
+      }
+      this.setData({ code });
+      const app = getApp();
+      await app.ready;
+      const huiliao = app.huiliao;
+      let room = await huiliao.chatroom.getRoomInfo(code);
+      if (!room.is_member && room.status === "open") {
+        room = await this.enter(room);
+      }
+      const page = await huiliao.chatroom.getHistoryList(code, { limit: PAGE });
+      this.setData({
+        room,
+        myMemberId: room.my_member_id,
+        readOnly: room.status !== "open",
+        messages: page.results,
+        hasOlder: page.has_more,
+      });
+      wx.setNavigationBarTitle({ title: room.name });
+      if (room.status === "open") this.attach(page.results);
+    },
+    onUnload() {
+      const session = sessions.get(this);
+      if (session) session.close();
+    },
+
+    /** @param {any} room */
+    async enter(room) {
+      const huiliao = getApp().huiliao;
+      if (!room.geofence) return huiliao.chatroom.enterChatRoom(room.code);
+      const where = await new Promise((resolve, reject) =>
+        wx.getLocation({ type: "gcj02", success: resolve, fail: reject }),
+      );
+      return huiliao.chatroom.enterChatRoom(room.code, {
+        latitude: /** @type {any} */ (where).latitude,
+        longitude: /** @type {any} */ (where).longitude,
+      });
+    },
+
+    /** @param {any[]} shown */
+    attach(shown) {
+      const last = shown.length ? shown[shown.length - 1].seq : 0;
+      const session = getApp().huiliao.chatroom.attach(
+        this.data.code,
+        {
+          onOpen: () => this.setData({ reconnecting: false }),
+          onMessage: (message) => this.setData({ messages: [...this.data.messages, message] }),
+          onReconnecting: () => this.setData({ reconnecting: true }),
+          onEvent: (frame) => this.onEvent(frame),
+          onClose: (error) => {
+            if (error && error.code === "room_closed") this.setData({ readOnly: true });
+          },
+        },
+        { afterSeq: last },
+      );
+      sessions.set(this, session);
+    },
+
+    /** @param {any} frame */
+    onEvent(frame) {
+      if (frame.type === "announcement") {
+        this.setData({ "room.announcement": frame.announcement });
+      } else if (frame.type === "members") {
+        this.setData({ "room.member_count": frame.count });
+      } else if (frame.type === "message_hidden") {
+        const messages = this.data.messages.map((m) =>
+          m.seq === frame.seq ? { ...m, hidden: true, body: "" } : m,
+        );
+        this.setData({ messages });
+      }
+    },
+
+    /** @param {any} event */
+    onDraft(event) {
+      this.setData({ draft: event.detail.value });
+    },
+    async onSend() {
+      const body = this.data.draft.trim();
+      const session = sessions.get(this);
+      if (!body || !session) return;
+      this.setData({ draft: "" });
+      try {
+        await session.send(body);
+      } catch (error) {
+        wx.showToast({ title: String(/** @type {any} */ (error).detail || error), icon: "none" });
+      }
+    },
+    async onOlder() {
+      const first = this.data.messages[0];
+      if (!first) return;
+      const page = await getApp().huiliao.chatroom.getHistoryList(this.data.code, {
+        before: first.seq,
+        limit: PAGE,
+      });
+      this.setData({ messages: [...page.results, ...this.data.messages], hasOlder: page.has_more });
+    },
+    onRename() {
+      wx.showModal({
+        title: this.data.t.rename,
+        editable: true,
+        placeholderText: this.data.room ? this.data.room.my_display_name : "",
+        success: async (res) => {
+          if (!res.confirm || !res.content) return;
+          try {
+            const room = await getApp().huiliao.chatroom.enterChatRoom(this.data.code, {
+              displayName: res.content,
+            });
+            this.setData({ room });
+          } catch (error) {
+            const taken = /** @type {any} */ (error).code === "display_name_taken";
+            wx.showToast({ title: taken ? this.data.t.nameTaken : String(error), icon: "none" });
+          }
+        },
+      });
+    },
+    async onLeave() {
+      await getApp().huiliao.chatroom.leaveChatRoom(this.data.code);
+      wx.navigateBack();
+    },
+  },
+});

@@ -1,0 +1,82 @@
+/* The pages' words in zh-hans and en, picked from WeChat's own language. */
+"use strict";
+
+const STRINGS = {
+  en: {
+    joinByCode: "Join by code",
+    codePlaceholder: "8 letters and digits",
+    join: "Join",
+    scan: "Scan a code",
+    nearby: "Rooms nearby",
+    nearbyNone: "No rooms near you right now.",
+    myRooms: "My rooms",
+    owned: "Rooms I run",
+    entered: "Rooms I joined",
+    create: "Create a room",
+    name: "Room name",
+    expires: "Expires",
+    hours: "hours",
+    venueOnly: "Only people near the venue may join",
+    useLocation: "Use my location",
+    pickLocation: "Pick on the map",
+    send: "Send",
+    sending: "Sending…",
+    announcement: "Announcement",
+    members: "Members",
+    rename: "Name and picture",
+    leave: "Leave",
+    older: "Earlier messages",
+    closed: "This room has ended. You can still read its history.",
+    reconnecting: "Connection lost. Reconnecting…",
+    organiser: "Organiser",
+    moderator: "Moderator",
+    nameTaken: "Someone in this room already uses this name.",
+  },
+  "zh-hans": {
+    joinByCode: "输入房间码加入",
+    codePlaceholder: "8 位字母或数字",
+    join: "加入",
+    scan: "扫码",
+    nearby: "附近的房间",
+    nearbyNone: "附近暂时没有房间。",
+    myRooms: "我的房间",
+    owned: "我创建的",
+    entered: "我加入的",
+    create: "创建房间",
+    name: "房间名称",
+    expires: "有效期",
+    hours: "小时",
+    venueOnly: "只允许会场附近的人加入",
+    useLocation: "使用我的位置",
+    pickLocation: "在地图上选择",
+    send: "发送",
+    sending: "发送中…",
+    announcement: "公告",
+    members: "成员",
+    rename: "名字和头像",
+    leave: "退出",
+    older: "更早的消息",
+    closed: "房间已结束，仍可查看聊天记录。",
+    reconnecting: "连接中断，正在重连…",
+    organiser: "组织者",
+    moderator: "管理员",
+    nameTaken: "房间里已经有人用这个名字了。",
+  },
+};
+
+/** @param {string | undefined} language WeChat's language ("zh_CN", "en"…) */
+function stringsFor(language) {
+  return (language || "").toLowerCase().startsWith("zh") ? STRINGS["zh-hans"] : STRINGS.en;
+}
+
+function strings() {
+  let language;
+  try {
+    language = wx.getAppBaseInfo().language;
+  } catch (e) {
+    language = "zh_CN";
+  }
+  return stringsFor(language);
+}
+
+module.exports = { STRINGS, stringsFor, strings };
