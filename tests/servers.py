@@ -140,6 +140,25 @@ class DaphneProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
+# A server that machines drive faster than people: every rate limit far out of reach.
+UNTHROTTLED = {
+    "HUILIAO_LOGIN_RATE": "100000/min",
+    "HUILIAO_ROOM_CREATE_RATE": "100000/hour",
+    "HUILIAO_ROOM_CREATE_ADDRESS_RATE": "100000/hour",
+    "HUILIAO_NEARBY_RATE": "100000/min",
+    "HUILIAO_NEARBY_ADDRESS_RATE": "100000/min",
+    "HUILIAO_POST_RATE_COUNT": "100000",
+    "HUILIAO_FAILED_LOOKUP_LIMIT": "1000000",
+}
+
+
+def wechat_env(fake) -> dict[str, str]:
+    """A server's WeChat settings, pointing at a fake WeChat (tests.fake_wechat)."""
+    from tests.accounts.helpers import APPID, SECRET
+
+    return {"WECHAT_API_BASE": fake.base_url, "WECHAT_APPID": APPID, "WECHAT_SECRET": SECRET}
+
+
 def server_env(**overrides: str) -> dict[str, str]:
     """This process's environment for a server on the test database, posting as fast as
     tests do; `overrides` last (an empty REDIS_URL: the in-process layer)."""

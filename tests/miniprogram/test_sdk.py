@@ -10,9 +10,8 @@ import sys
 
 import pytest
 
-from tests.accounts.helpers import APPID, SECRET
 from tests.helpers import missing_service
-from tests.servers import ROOT, server_env
+from tests.servers import ROOT, UNTHROTTLED, server_env, wechat_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,14 +25,7 @@ def node_binary() -> str:
 
 def test_sdk_against_a_real_server(wechat, tmp_path):
     wechat.login_ok()
-    env = server_env(
-        WECHAT_API_BASE=wechat.base_url,
-        WECHAT_APPID=APPID,
-        WECHAT_SECRET=SECRET,
-        HUILIAO_LOGIN_RATE="100000/min",
-        HUILIAO_ROOM_CREATE_RATE="100000/hour",
-        HUILIAO_ROOM_CREATE_ADDRESS_RATE="100000/hour",
-    )
+    env = server_env(**wechat_env(wechat), **UNTHROTTLED)
     if not env["DATABASE_URL"]:
         env.pop("REDIS_URL", None)
     output = tmp_path / "node-test.txt"

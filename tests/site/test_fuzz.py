@@ -14,9 +14,8 @@ import sys
 import pytest
 
 from accounts.services import token_for
-from tests.accounts.helpers import APPID, SECRET
 from tests.factories import RoomFactory, UserFactory, join
-from tests.servers import DaphneProcess, database_env
+from tests.servers import UNTHROTTLED, DaphneProcess, database_env, wechat_env
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fuzz]
 
@@ -44,17 +43,9 @@ def fuzz_server(tmp_path, wechat):
         SECRET_KEY="fuzz-" + "x" * 50,
         ALLOWED_HOSTS="127.0.0.1",
         SECURE_COOKIES="0",
-        WECHAT_API_BASE=wechat.base_url,
-        WECHAT_APPID=APPID,
-        WECHAT_SECRET=SECRET,
-        HUILIAO_LOGIN_RATE="100000/min",
-        HUILIAO_ROOM_CREATE_RATE="100000/hour",
-        HUILIAO_POST_RATE_COUNT="100000",
-        # Random room codes are what the guessing guard counts: let the run reach past it.
-        HUILIAO_FAILED_LOOKUP_LIMIT="1000000",
-        HUILIAO_ROOM_CREATE_ADDRESS_RATE="100000/hour",
-        HUILIAO_NEARBY_RATE="100000/min",
-        HUILIAO_NEARBY_ADDRESS_RATE="100000/min",
+        **wechat_env(wechat),
+        # Random room codes are what the guessing guard counts: the run reaches past it.
+        **UNTHROTTLED,
         PYTHONUNBUFFERED="1",
     )
     if not env["DATABASE_URL"]:
