@@ -84,12 +84,8 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             await self._refuse(protocol.CLOSE_NO_CREDENTIALS)
             return
         code = self.scope["url_route"]["kwargs"]["code"].upper()
-        # The room-code guard (rooms.selectors.room_get_guarded): one cache read per
-        # handshake (a local Redis answers in well under a millisecond).
-        address = socket_address(self.scope)
-        guessing = failed_lookups_wait(address) is not None
         if not _is_code(code):
-            await self._refuse(self._unknown_room(address, guessing))
+            await self._refuse(self._unknown_room())
             return
         hub = get_hub()
         socket = self.socket = LocalSocket(
@@ -110,11 +106,11 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             socket.close(protocol.CLOSE_NO_CREDENTIALS)
             return
         except NotFound:
-            socket.close(self._unknown_room(address, guessing))
+            socket.close(self._unknown_room())
             return
         except PermissionDenied:
             # A stranger past the guard learns nothing: the same refusal as for no room.
-            socket.close(protocol.CLOSE_TOO_MANY if guessing else protocol.CLOSE_FORBIDDEN)
+            socket.close(protocol.CLOSE_TOO_MANY if self._guessing() else protocol.CLOSE_FORBIDDEN)
             return
         except Gone:
             socket.push_frame(protocol.room_closed_frame())
@@ -147,12 +143,16 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         else:
             await self._send_replay(opened.replay, opened.replay_from, opened.last_seq, after)
 
-    @staticmethod
-    def _unknown_room(address: str, guessing: bool) -> int:
-        """The close code for an unknown room, counted against the address."""
-        if guessing:
+    # The room-code guard (rooms.selectors.room_get_guarded), consulted only when a socket
+    # is refused: members are always let in, so a hall joining at once costs no cache read.
+    def _guessing(self) -> bool:
+        return failed_lookups_wait(socket_address(self.scope)) is not None
+
+    def _unknown_room(self) -> int:
+        """The close code for an unknown room, counted against the client's address."""
+        if self._guessing():
             return protocol.CLOSE_TOO_MANY
-        failed_lookup_record(address)
+        failed_lookup_record(socket_address(self.scope))
         return protocol.CLOSE_UNKNOWN_ROOM
 
     async def _refuse(self, code: int) -> None:
