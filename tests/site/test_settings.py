@@ -143,17 +143,23 @@ def test_settings_development_defaults():
     ]
 
 
+# Run in a child process: its journal mode and busy timeout as `mode` and `busy`.
+READ_SQLITE_PRAGMAS = (
+    "from django.conf import settings as s\n"
+    "from django.db import connection\n"
+    "with connection.cursor() as cursor:\n"
+    "    cursor.execute('PRAGMA journal_mode')\n"
+    "    mode = cursor.fetchone()[0]\n"
+    "    cursor.execute('PRAGMA busy_timeout')\n"
+    "    busy = cursor.fetchone()[0]\n"
+)
+
+
 def test_settings_sqlite_default_uses_wal(tmp_path):
     path = tmp_path / "huiliao.sqlite3"
     out = django(
-        "from django.conf import settings as s\n"
-        "from django.db import connection\n"
-        "with connection.cursor() as cursor:\n"
-        "    cursor.execute('PRAGMA journal_mode')\n"
-        "    mode = cursor.fetchone()[0]\n"
-        "    cursor.execute('PRAGMA busy_timeout')\n"
-        "    busy = cursor.fetchone()[0]\n"
-        "out = [s.DATABASES['default']['ENGINE'], s.DATABASES['default']['NAME'], mode, busy]",
+        READ_SQLITE_PRAGMAS
+        + "out = [s.DATABASES['default']['ENGINE'], s.DATABASES['default']['NAME'], mode, busy]",
         SQLITE_PATH=str(path),
     )
     assert out == ["django.db.backends.sqlite3", str(path), "wal", 20000]
@@ -199,14 +205,7 @@ def test_settings_sqlite_url_gets_the_embedded_options(tmp_path):
     """DATABASE_URL=sqlite:///… must not lose WAL, IMMEDIATE and the busy timeout."""
     path = tmp_path / "by-url.sqlite3"
     out = django(
-        "from django.conf import settings as s\n"
-        "from django.db import connection\n"
-        "with connection.cursor() as cursor:\n"
-        "    cursor.execute('PRAGMA journal_mode')\n"
-        "    mode = cursor.fetchone()[0]\n"
-        "    cursor.execute('PRAGMA busy_timeout')\n"
-        "    busy = cursor.fetchone()[0]\n"
-        "d = s.DATABASES['default']\n"
+        READ_SQLITE_PRAGMAS + "d = s.DATABASES['default']\n"
         "out = [d['NAME'], d['OPTIONS']['transaction_mode'], mode, busy]",
         DATABASE_URL=f"sqlite:///{path}",
     )
