@@ -1,6 +1,7 @@
 """Every call to WeChat's server API, through one client with timeouts:
 `jscode2session` (a `wx.login` code for an openid), the shared access token
-(`cgi-bin/stable_token`) and the mini-program code (`wxa/getwxacodeunlimit`)."""
+(`cgi-bin/stable_token`), the mini-program code (`wxa/getwxacodeunlimit`) and the
+content check (`wxa/msg_sec_check`, version 2)."""
 
 import logging
 import time
@@ -32,11 +33,13 @@ def _require_configured(detail: str = "WeChat is not configured.") -> None:
         raise ServiceUnavailable(detail, code="wechat_not_configured")
 
 
-def _send(method: str, path: str, *, what: str, **kwargs) -> httpx.Response:
+def _send(
+    method: str, path: str, *, what: str, timeout: float | None = None, **kwargs
+) -> httpx.Response:
     """One call to WeChat, with its timeout; network failures as 502s that say which."""
     url = f"{settings.WECHAT_API_BASE}{path}"
     try:
-        return httpx.request(method, url, timeout=settings.WECHAT_TIMEOUT, **kwargs)
+        return httpx.request(method, url, timeout=timeout or settings.WECHAT_TIMEOUT, **kwargs)
     except httpx.TimeoutException as exc:
         logger.warning("%s timed out", what)
         raise UpstreamError("WeChat did not answer in time.", code="wechat_timeout") from exc
@@ -137,14 +140,21 @@ def _fetch_access_token(*, force_refresh: bool) -> str:
     return token
 
 
-def _post_with_token(path: str, body: dict, *, what: str) -> httpx.Response:
+def _post_with_token(
+    path: str, body: dict, *, what: str, timeout: float | None = None
+) -> httpx.Response:
     """POST with the shared access token; a stale token is replaced once, never in a loop."""
-    response = _send("POST", path, what=what, params={"access_token": access_token()}, json=body)
+    token = access_token()
+    response = _send(
+        "POST", path, what=what, timeout=timeout, params={"access_token": token}, json=body
+    )
     if _is_json(response):
         _data, errcode = _json_answer(response, what=what)
         if errcode in STALE_TOKEN_ERRCODES:
             token = access_token(force_refresh=True)
-            response = _send("POST", path, what=what, params={"access_token": token}, json=body)
+            response = _send(
+                "POST", path, what=what, timeout=timeout, params={"access_token": token}, json=body
+            )
     return response
 
 
@@ -176,3 +186,31 @@ def wxacode_png(*, scene: str) -> bytes:
     raise UpstreamError(
         f"WeChat could not make the mini-program code (errcode {errcode}).", code="wechat_error"
     )
+
+
+# --- the content check ----------------------------------------------------------------------
+
+CHECK_PASS, CHECK_REVIEW, CHECK_RISKY = "pass", "review", "risky"
+# msg_sec_check's scenes: 2 is a comment or a chat message.
+CHECK_SCENE_CHAT = 2
+
+
+def msg_sec_check(*, openid: str, content: str) -> str:
+    """WeChat's verdict on a text a WeChat user wrote: "pass", "review" or "risky"
+    (`wxa/msg_sec_check`, version 2, scene 2), within WECHAT_CHECK_TIMEOUT. Any failure
+    (timeout, errcode, garbage) is an UpstreamError: the caller decides what it means."""
+    what = "msg_sec_check"
+    body = {"content": content, "version": 2, "scene": CHECK_SCENE_CHAT, "openid": openid}
+    response = _post_with_token(
+        "/wxa/msg_sec_check", body, what=what, timeout=settings.WECHAT_CHECK_TIMEOUT
+    )
+    data, errcode = _json_answer(response, what=what)
+    result = data.get("result")
+    suggest = result.get("suggest") if isinstance(result, dict) else None
+    if errcode or suggest not in {CHECK_PASS, CHECK_REVIEW, CHECK_RISKY}:
+        # The errcode only: the answer echoes the user's openid.
+        logger.info("msg_sec_check errcode %s", errcode)
+        raise UpstreamError(
+            f"WeChat could not check this text (errcode {errcode}).", code="wechat_error"
+        )
+    return suggest

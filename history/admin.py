@@ -6,7 +6,7 @@ import csv
 from collections.abc import Iterator
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.text import Truncator
@@ -17,22 +17,52 @@ from history import services
 from history.events import with_sender_names
 from history.models import Message
 from rooms.admin import OwnRoomsFilter, RoomAdmin, can_manage, scoped_to_owner, user_label
-from rooms.models import Room
+from rooms.models import Report, Room
 
 EXPORT_CHUNK = 2000
 
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
-    list_display = ["room", "seq", "sender_name", "kind", "body_preview", "created_at", "hidden"]
+    list_display = [
+        "room",
+        "seq",
+        "sender_name",
+        "kind",
+        "body_preview",
+        "created_at",
+        "hidden",
+        "review",
+        "recalled_at",
+    ]
     list_display_links = ["seq"]
-    list_filter = [("room", OwnRoomsFilter), "hidden", "kind"]
+    list_filter = [("room", OwnRoomsFilter), "hidden", "review", "kind"]
     search_fields = ["body", "room__code"]
     list_select_related = ["room", "sender"]
     # Newest first, in the direction the (room, seq) index can be read backwards.
     ordering = ["-room", "-seq"]
-    fields = ["room", "seq", "sender_name", "kind", "body", "created_at", "hidden"]
-    readonly_fields = ["room", "seq", "sender_name", "kind", "body", "created_at"]
+    fields = [
+        "room",
+        "seq",
+        "sender_name",
+        "kind",
+        "body",
+        "created_at",
+        "review",
+        "recalled_at",
+        "hidden",
+    ]
+    # A recalled message's body stays readable here (and only here), for the organiser.
+    readonly_fields = [
+        "room",
+        "seq",
+        "sender_name",
+        "kind",
+        "body",
+        "created_at",
+        "review",
+        "recalled_at",
+    ]
     actions = ["hide_messages", "unhide_messages"]
     # A room can hold 100,000 messages: skip the unfiltered COUNT(*) on every page.
     show_full_result_count = False
@@ -87,12 +117,14 @@ class MessageAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if "hidden" in form.changed_data:
             fresh = Message.objects.select_related("room").get(pk=obj.pk)
-            services.message_set_hidden(message=fresh, hidden=form.cleaned_data["hidden"])
+            services.message_set_hidden(
+                message=fresh, hidden=form.cleaned_data["hidden"], actor=request.user
+            )
 
     def _set_hidden(self, request: HttpRequest, queryset: QuerySet[Message], hidden: bool) -> int:
         changed = 0
         for message in queryset.select_related("room").filter(hidden=not hidden):
-            services.message_set_hidden(message=message, hidden=hidden)
+            services.message_set_hidden(message=message, hidden=hidden, actor=request.user)
             changed += 1
         return changed
 
@@ -112,6 +144,114 @@ class MessageAdmin(admin.ModelAdmin):
             request,
             ngettext("Showed %(count)d message again.", "Showed %(count)d messages again.", count)
             % {"count": count},
+            messages.SUCCESS,
+        )
+
+
+# --- Reports ----------------------------------------------------------------------------
+
+
+class OpenReportsFilter(admin.SimpleListFilter):
+    title = _("status")
+    parameter_name = "open"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("waiting for a decision")), ("no", _("settled"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(resolved_at__isnull=True)
+        if self.value() == "no":
+            return queryset.filter(resolved_at__isnull=False)
+        return queryset
+
+
+@admin.register(Report)
+class ReportAdmin(admin.ModelAdmin):
+    """The report queue for the admin: settling a report keeps or hides its message (the
+    same services as the room page's queue), which settles every report on it."""
+
+    list_display = [
+        "created_at",
+        "room",
+        "seq",
+        "message_preview",
+        "reason",
+        "text",
+        "outcome",
+        "resolved_at",
+    ]
+    list_filter = [OpenReportsFilter, ("room", OwnRoomsFilter), "reason", "outcome"]
+    list_select_related = ["room"]
+    actions = ["keep_messages", "hide_reported_messages"]
+    fields = [
+        "room",
+        "seq",
+        "message_preview",
+        "reason",
+        "text",
+        "created_at",
+        "outcome",
+        "resolved_at",
+    ]
+    readonly_fields = fields
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        body = Message.objects.filter(room=OuterRef("room_id"), seq=OuterRef("seq"))
+        rows = (
+            super().get_queryset(request).annotate(message_body=Subquery(body.values("body")[:1]))
+        )
+        return scoped_to_owner(request, rows, "room__")
+
+    @admin.display(description=_("message"))
+    def message_preview(self, report: Report) -> str:
+        return Truncator(report.message_body or "").chars(80)
+
+    def has_add_permission(self, request):
+        return False  # members report from the room
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        return super().has_view_permission(request, obj) and can_manage(request, obj and obj.room)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and can_manage(request, obj and obj.room)
+
+    def _settle(self, request, queryset, *, hide: bool) -> int:
+        pairs = set(queryset.values_list("room_id", "seq"))
+        settled = 0
+        for room_id, seq in sorted(pairs):
+            message = (
+                Message.objects.select_related("room").filter(room_id=room_id, seq=seq).first()
+            )
+            if message is None:
+                continue
+            if hide:
+                services.message_hide(message=message, actor=request.user)
+            else:
+                services.message_unhide(message=message, actor=request.user)
+            settled += 1
+        return settled
+
+    @admin.action(description=_("Keep the messages (settle their reports)"), permissions=["change"])
+    def keep_messages(self, request, queryset):
+        count = self._settle(request, queryset, hide=False)
+        self.message_user(
+            request,
+            ngettext("Kept %(count)d message.", "Kept %(count)d messages.", count)
+            % {"count": count},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Hide the messages (settle their reports)"), permissions=["change"])
+    def hide_reported_messages(self, request, queryset):
+        count = self._settle(request, queryset, hide=True)
+        self.message_user(
+            request,
+            ngettext("Hid %(count)d message.", "Hid %(count)d messages.", count) % {"count": count},
             messages.SUCCESS,
         )
 

@@ -6,8 +6,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from history import selectors, services
-from history.events import message_payload
-from history.models import BODY_MAX, CLIENT_ID_MAX, Message
+from history.events import Viewer, message_payload
+from history.models import BODY_MAX, CLIENT_ID_MAX, RECALL_SECONDS, Message
 from history.selectors import PAGE_DEFAULT, PAGE_MAX
 from huiliao_site.api import (
     OneLineTextField,
@@ -20,6 +20,7 @@ from huiliao_site.api import (
     schema_rule,
     validated_query,
 )
+from rooms import selectors as room_selectors
 from rooms import services as room_services
 from rooms.api import (
     MemberSerializer,
@@ -28,6 +29,17 @@ from rooms.api import (
 )
 from rooms.models import DISPLAY_NAME_MAX
 from rooms.permissions import CanReadRoom, RoomView
+
+
+def viewer_for(view: RoomView) -> Viewer:
+    """Who a message response is for (history.events.Viewer): the caller's member_id in
+    the room, and whether they moderate it."""
+    membership = view.membership
+    current = membership if membership is not None and membership.is_current else None
+    moderates = room_selectors.user_can_moderate_room(
+        user=view.request.user, room=view.room, membership=membership
+    )
+    return Viewer(member_id=current.member_id if current else None, moderates=moderates)
 
 
 class EnterSerializer(serializers.Serializer):
@@ -110,8 +122,17 @@ class MessageSerializer(serializers.Serializer):
     client_id = StrictCharField(allow_null=True)
     sender = MemberSerializer(allow_null=True, help_text="null for system notices.")
     kind = serializers.ChoiceField(choices=Message.Kind.choices)
-    body = StrictCharField(help_text="Empty when hidden.")
+    body = StrictCharField(
+        help_text="Empty when hidden (except to moderators, and to its sender while held "
+        "for review) and when recalled."
+    )
     hidden = serializers.BooleanField()
+    review = serializers.ChoiceField(
+        choices=Message.Review.choices,
+        help_text="pending: held for a moderator (shown to others as a placeholder); "
+        "rejected: a moderator hid it.",
+    )
+    recalled = serializers.BooleanField(help_text="Taken back by its sender.")
     created_at = UtcDateTimeField()
 
 
@@ -185,7 +206,8 @@ class MessagesView(RoomView):
             before=query.get("before"),
             limit=query["limit"],
         )
-        results = [message_payload(message) for message in page]
+        viewer = viewer_for(self)
+        results = [message_payload(message, viewer) for message in page]
         return Response(MessagePageSerializer({"results": results, "has_more": has_more}).data)
 
     @extend_schema(
@@ -208,7 +230,7 @@ class MessagesView(RoomView):
             room=self.room, user=request.user, **data.validated_data
         )
         return Response(
-            MessageSerializer(message_payload(message)).data,
+            MessageSerializer(message_payload(message, viewer_for(self))).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
@@ -226,6 +248,7 @@ class MessagesInfoView(RoomView):
 
 
 class MessageDetailView(RoomView):
+    # DELETE: the service lets only the message's sender recall it.
     permission_map = {"GET": CanReadRoom}
 
     @extend_schema(
@@ -235,4 +258,17 @@ class MessageDetailView(RoomView):
     )
     def get(self, request, code, seq):
         message = selectors.message_get(room=self.room, seq=seq)
-        return Response(MessageSerializer(message_payload(message)).data)
+        return Response(MessageSerializer(message_payload(message, viewer_for(self))).data)
+
+    @extend_schema(
+        operation_id="rooms_messages_recall",
+        request=None,
+        responses={204: None, **error_responses(401, 403, 404, 410, 429)},
+        description=f"Recall my own message within {RECALL_SECONDS // 60} minutes (403 "
+        "`recall_expired` after, `not_sender` for anyone else's): its seq stays, its body "
+        "is shown to nobody, and the room gets `message_recalled`. Twice is harmless.",
+    )
+    def delete(self, request, code, seq):
+        message = selectors.message_get(room=self.room, seq=seq)
+        services.message_recall(message=message, user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -7,6 +7,7 @@ this socket directly. Every frame this consumer sends goes through the hub's soc
 so hello, replay, replies and live frames leave in one order.
 """
 
+import asyncio
 import json
 import logging
 import time
@@ -18,11 +19,12 @@ from django import db
 from django.conf import settings
 
 from history import selectors, services
-from history.events import message_frame
+from history.events import Viewer, message_frame
 from history.live.db import in_db_thread
 from history.live.feed import RoomFeed
 from history.live.registry import get_hub
 from history.live.socket import LocalSocket
+from history.models import Message
 from huiliao_site import metrics
 from huiliao_site.errors import (
     DomainError,
@@ -51,9 +53,15 @@ RESUME_REFUSED = (
 SERVER_ERROR = ("server_error", "Something went wrong with that frame; nothing was stored.")
 
 
-def _post(*, room: Room, user, body: Any, client_id: Any) -> tuple[protocol.Frame, bool]:
-    message, created = services.message_post(room=room, user=user, body=body, client_id=client_id)
-    return message_frame(message), created
+def _post(
+    *, room: Room, user, body: Any, client_id: Any, wechat_verdict: str | None
+) -> tuple[protocol.Frame, bool, bool]:
+    """(the message as its sender sees it, whether it was stored now, whether it is held)."""
+    message, created = services.message_post(
+        room=room, user=user, body=body, client_id=client_id, wechat_verdict=wechat_verdict
+    )
+    viewer = Viewer(member_id=getattr(message, "sender_member_id", None))
+    return message_frame(message, viewer), created, message.review != Message.Review.NONE
 
 
 def _replay(*, room: Room, after: int) -> tuple[list[protocol.Frame], int | None, int]:
@@ -257,15 +265,27 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             socket.push_frame(protocol.error_frame("invalid", f"Unknown frame type {kind!r}."))
 
     async def _send_message(self, content: dict[str, Any]) -> None:
+        body = content.get("body")
+        # WeChat's content check (WeChat users only) waits on the network: in a thread of
+        # its own, so neither the event loop nor a database thread waits with it.
+        wechat_verdict = None
+        if self.user.kind == self.user.Kind.WECHAT:
+            wechat_verdict = await asyncio.to_thread(
+                services.wechat_screen, user=self.user, body=body
+            )
         try:
-            frame, created = await in_db_thread(_post)(
+            frame, created, held = await in_db_thread(_post)(
                 room=self.room,
                 user=self.user,
-                body=content.get("body"),
+                body=body,
                 client_id=content.get("client_id"),
+                wechat_verdict=wechat_verdict,
             )
         except DomainError as exc:
-            self.socket.push_frame(protocol.error_frame(exc.code, exc.detail))
+            retry_after = getattr(exc, "wait", None)
+            self.socket.push_frame(
+                protocol.error_frame(exc.code, exc.detail, retry_after=retry_after)
+            )
             return
         except (db.OperationalError, db.InterfaceError) as exc:
             # Nothing was stored: the client re-sends with the same client_id.
@@ -273,8 +293,9 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             database_failures.failed(exc, what=f"socket post in room {self.room.code}")
             self.socket.push_frame(protocol.error_frame(unavailable.code, unavailable.detail))
             return
-        if not created:
+        if not created or held:
             # A re-send of a stored client_id: the sender gets the stored message back
-            # (nobody else: they had it the first time).
+            # (nobody else: they had it the first time). A held one: everyone gets its
+            # placeholder through the hub, its sender also their own text.
             self.socket.push_frame(frame)
         # A new message reaches everyone, the sender included, through the hub.

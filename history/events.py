@@ -1,5 +1,6 @@
 """The message frame: the one shape a message has in REST responses and on the socket."""
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import OuterRef, QuerySet, Subquery
@@ -31,7 +32,33 @@ def sender_from_membership(message: Message, membership: Membership) -> Message:
     return message
 
 
-def message_payload(message: Message) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Viewer:
+    """Who a REST response is for, where a message reads differently to some: its sender
+    sees their own held text, and moderators see what they hid (to undo it)."""
+
+    member_id: str | None = None
+    moderates: bool = False
+
+
+def shown_body(message: Message, viewer: Viewer | None) -> str:
+    if message.recalled_at is not None:
+        return ""  # taken back: nobody sees it any more (the admin still does)
+    if not message.hidden:
+        return message.body
+    if viewer is None:
+        return ""  # a live frame goes to everyone: the placeholder
+    if viewer.moderates:
+        return message.body
+    own = viewer.member_id is not None and viewer.member_id == getattr(
+        message, "sender_member_id", None
+    )
+    if own and message.review != Message.Review.NONE:
+        return message.body  # held for review: its sender still sees what they wrote
+    return ""
+
+
+def message_payload(message: Message, viewer: Viewer | None = None) -> dict[str, Any]:
     sender = None
     # A notice's stored sender is the member it reports on, for their budget: not shown.
     if message.sender_id is not None and message.kind == Message.Kind.TEXT:
@@ -43,14 +70,16 @@ def message_payload(message: Message) -> dict[str, Any]:
         "client_id": message.client_id,
         "sender": sender,
         "kind": message.kind,
-        "body": "" if message.hidden else message.body,
+        "body": shown_body(message, viewer),
         "hidden": message.hidden,
+        "review": message.review,
+        "recalled": message.recalled_at is not None,
         "created_at": iso_datetime(message.created_at),
     }
 
 
-def message_frame(message: Message) -> Frame:
-    return protocol.message_frame(message_payload(message))
+def message_frame(message: Message, viewer: Viewer | None = None) -> Frame:
+    return protocol.message_frame(message_payload(message, viewer))
 
 
 def message_restored_frame(message: Message) -> Frame:

@@ -7,12 +7,18 @@ from rooms.models import Room
 
 BODY_MAX = 2000
 CLIENT_ID_MAX = 64
+RECALL_SECONDS = 120  # a sender takes a message back within 2 minutes (WeChat's 撤回)
 
 
 class Message(models.Model):
     class Kind(models.TextChoices):
         TEXT = "text", _("text")
         SYSTEM = "system", _("system")
+
+    class Review(models.TextChoices):
+        NONE = "none", _("none")
+        PENDING = "pending", _("pending review")
+        REJECTED = "rejected", _("rejected")
 
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
     seq = models.PositiveBigIntegerField(_("seq"))
@@ -28,6 +34,12 @@ class Message(models.Model):
     client_id = models.CharField(_("client id"), max_length=CLIENT_ID_MAX, null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=False)
     hidden = models.BooleanField(_("hidden"), default=False)
+    # Held content: pending until a moderator keeps it (none) or hides it (rejected).
+    review = models.CharField(
+        _("review"), max_length=8, choices=Review.choices, default=Review.NONE
+    )
+    # Taken back by its sender: shown to nobody (the admin still shows it).
+    recalled_at = models.DateTimeField(_("recalled at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("message")
@@ -43,6 +55,12 @@ class Message(models.Model):
         indexes = [
             # The posting throttle counts a member's recent messages in a room.
             models.Index(fields=["room", "sender", "created_at"], name="message_sender_recent"),
+            # The moderators' queue: held messages of a room.
+            models.Index(
+                fields=["room", "seq"],
+                condition=models.Q(review="pending"),
+                name="message_held",
+            ),
         ]
 
     def __str__(self) -> str:

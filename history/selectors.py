@@ -1,6 +1,6 @@
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -26,7 +26,7 @@ from history.models import Message
 from huiliao_site.errors import DomainError, NotAuthenticated, NotFound, Throttled
 from huiliao_site.lookups import WindowCounter
 from rooms import selectors as room_selectors
-from rooms.models import Membership, Room, is_open
+from rooms.models import Membership, Report, Room, is_open
 from rooms.protocol import Frame
 from rooms.selectors import CURRENT_MEMBER_COUNT
 
@@ -89,6 +89,44 @@ def messages_info(*, room: Room) -> dict[str, int | None]:
     }
 
 
+@dataclass
+class QueueItem:
+    """A message awaiting a moderator: held for review, or reported (or both)."""
+
+    message: Message
+    count: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+QUEUE_PAGE = 50
+
+
+def review_queue(*, room: Room, after: int = 0) -> tuple[list[QueueItem], int | None]:
+    """Held or reported messages above seq `after`, oldest first, with their open reports
+    summed up (never who reported), and the `after` of the next page or None. Two queries."""
+    reported = Report.objects.filter(room=room, resolved_at__isnull=True)
+    rows = with_sender_names(
+        Message.objects.filter(room=room, seq__gt=after).filter(
+            Q(review=Message.Review.PENDING) | Q(seq__in=reported.values("seq"))
+        )
+    ).order_by("seq")
+    page = list(rows[: QUEUE_PAGE + 1])
+    more = len(page) > QUEUE_PAGE
+    items = {message.seq: QueueItem(message) for message in page[:QUEUE_PAGE]}
+    if items:
+        for seq, reason, text in reported.filter(seq__in=list(items)).values_list(
+            "seq", "reason", "text"
+        ):
+            item = items[seq]
+            item.count += 1
+            item.reasons[reason] = item.reasons.get(reason, 0) + 1
+            if text:
+                item.notes.append(text)
+    found = list(items.values())
+    return found, found[-1].message.seq if more else None
+
+
 def message_find_by_client_id(*, room: Room, sender, client_id: str) -> Message | None:
     return with_sender_names(
         Message.objects.filter(room=room, sender=sender, client_id=client_id)
@@ -132,6 +170,32 @@ def throttle_check_post(*, room: Room, user, now: dt.datetime | None = None) -> 
         window = dt.timedelta(seconds=settings.HUILIAO_POST_RATE_SECONDS)
         wait = (recent[-1] + window - now).total_seconds()
         raise too_fast(wait=int(wait) + 1)
+
+
+def throttle_check_slow_mode(*, room: Room, membership: Membership) -> None:
+    """In slow mode a member posts once per `room.slow_mode_seconds` (429 `slow_mode`);
+    the organiser and moderators are exempt (they answer, announce, moderate)."""
+    if not room.slow_mode_seconds or membership.can_moderate:
+        return
+    now = timezone.now()
+    last = (
+        Message.objects.filter(
+            room=room,
+            sender_id=membership.user_id,
+            kind=Message.Kind.TEXT,
+            created_at__gt=now - dt.timedelta(seconds=room.slow_mode_seconds),
+        )
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    if last is not None:
+        wait = (last + dt.timedelta(seconds=room.slow_mode_seconds) - now).total_seconds()
+        raise Throttled(
+            f"Slow mode: one message every {room.slow_mode_seconds} s.",
+            code="slow_mode",
+            wait=int(wait) + (0 if wait == int(wait) else 1),
+        )
 
 
 # Re-entries of muted members, who post no notice the posting budget could count.

@@ -1,23 +1,32 @@
 """Every write to the message stream: chat messages, join/leave notices, moderation."""
 
+import datetime as dt
+import logging
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from accounts import wechat
 from accounts.models import User
 from history import selectors
 from history.events import message_frame, message_restored_frame, sender_from_membership
-from history.models import BODY_MAX, CLIENT_ID_MAX, Message
+from history.models import BODY_MAX, CLIENT_ID_MAX, RECALL_SECONDS, Message
 from history.selectors import PurgeCounts
-from huiliao_site.errors import DomainError, InvalidInput
+from huiliao_site.errors import Conflict, DomainError, InvalidInput, PermissionDenied
+from huiliao_site.logs import FailureLog
 from huiliao_site.text import is_valid_unicode
 from rooms import events, protocol
 from rooms import selectors as room_selectors
 from rooms import services as room_services
-from rooms.models import Membership, Room
+from rooms.content import REJECT, REVIEW, content_rejected, content_verdict
+from rooms.models import Membership, ModerationAction, Report, Room
+
+logger = logging.getLogger(__name__)
+Action = ModerationAction.Action
 
 
 def clean_body(body) -> str:
@@ -61,8 +70,10 @@ def _store(
     body: str,
     client_id: str | None,
     membership: Membership | None = None,
+    held: bool = False,
 ) -> Message:
-    """Store a message under the room's next seq and publish it after commit."""
+    """Store a message under the room's next seq and publish it after commit. A `held`
+    message takes its seq like any other and reaches the room as a placeholder."""
     # Chat messages need the room open at the very moment they get their seq.
     seq = room_services.room_next_seq(room=room, require_open=kind == Message.Kind.TEXT)
     message = Message.objects.create(
@@ -73,6 +84,8 @@ def _store(
         body=body,
         client_id=client_id,
         created_at=timezone.now(),
+        hidden=held,
+        review=Message.Review.PENDING if held else Message.Review.NONE,
     )
     if membership is not None:
         sender_from_membership(message, membership)
@@ -80,18 +93,54 @@ def _store(
     return message
 
 
-def message_post(*, room: Room, user: User, body, client_id) -> tuple[Message, bool]:
+# What message_post is told when WeChat's check has not run yet: it runs it itself.
+UNCHECKED = "unchecked"
+
+
+def wechat_screen(*, user: User, body) -> str | None:
+    """WeChat's content check for a WeChat user's message: REJECT, REVIEW or None (pass;
+    also for anyone who did not sign in with WeChat, at no cost). A failure or timeout
+    follows HUILIAO_CONTENT_CHECK_FAILURE. Blocks for up to WECHAT_CHECK_TIMEOUT: the
+    socket calls it in a thread of its own, outside the database's."""
+    if user.kind != User.Kind.WECHAT or not user.openid or not isinstance(body, str):
+        return None
+    text = body.strip()
+    if not text or len(text) > BODY_MAX or not is_valid_unicode(text):
+        return None  # message_post refuses it with the exact reason
+    try:
+        suggest = wechat.msg_sec_check(openid=user.openid, content=text)
+    except DomainError as exc:
+        check_failures.failed(exc, what="msg_sec_check")
+        return REVIEW if settings.HUILIAO_CONTENT_CHECK_FAILURE == "review" else None
+    check_failures.succeeded()
+    return {wechat.CHECK_RISKY: REJECT, wechat.CHECK_REVIEW: REVIEW}.get(suggest)
+
+
+def message_post(
+    *, room: Room, user: User, body, client_id, wechat_verdict=UNCHECKED
+) -> tuple[Message, bool]:
     """Post a chat message as `user`. Returns (message, created).
 
     The same `client_id` from the same sender returns the stored message (created=False)
     and stores nothing, however many times and however concurrently it is re-sent. Checks
-    open room, current membership, mute and the posting throttle — the same for REST and
-    the socket.
+    the content (the room's rules, then WeChat's check for WeChat users: 400
+    `content_rejected`, or stored held for review), open room, current membership, mute,
+    broadcast mode, slow mode and the posting throttle — the same for REST and the socket.
     """
     body = clean_body(body)
     client_id = clean_client_id(client_id)
+    verdict = content_verdict(text=body, room=room)
+    if verdict != REJECT:
+        if wechat_verdict == UNCHECKED:
+            wechat_verdict = wechat_screen(user=user, body=body)
+        verdict = REJECT if REJECT in (verdict, wechat_verdict) else verdict or wechat_verdict
     try:
-        return _message_store_new(room=room, user=user, body=body, client_id=client_id), True
+        if verdict == REJECT:
+            raise content_rejected()
+        message = _message_store_new(
+            room=room, user=user, body=body, client_id=client_id, held=verdict == REVIEW
+        )
+        return message, True
     except (IntegrityError, DomainError):
         # A re-send of a stored message (this one, or a concurrent re-send that won the
         # race: its seq was rolled back with ours, so the sequence keeps no gap) returns
@@ -104,19 +153,20 @@ def message_post(*, room: Room, user: User, body, client_id) -> tuple[Message, b
 
 
 @transaction.atomic
-def _message_store_new(*, room: Room, user: User, body: str, client_id: str) -> Message:
+def _message_store_new(*, room: Room, user: User, body: str, client_id: str, held: bool) -> Message:
     membership = room_selectors.membership_lock_for_posting(room=room, user=user)
     room_selectors.membership_check_can_post(room=room, membership=membership)
+    selectors.throttle_check_slow_mode(room=room, membership=membership)
     selectors.throttle_check_post(room=room, user=user)
-    message = _store(
+    return _store(
         room=room,
         sender=user,
         kind=Message.Kind.TEXT,
         body=body,
         client_id=client_id,
         membership=membership,
+        held=held,
     )
-    return message
 
 
 def system_message_post(*, room: Room, body: str, actor: User | None = None) -> Message:
@@ -185,18 +235,130 @@ def member_leave(*, room: Room, user: User) -> Membership | None:
     return membership
 
 
+def _resolve_reports(*, message: Message, outcome: str) -> int:
+    """Close the open reports on `message` with a moderator's decision; how many."""
+    return Report.objects.filter(
+        room_id=message.room_id, seq=message.seq, resolved_at__isnull=True
+    ).update(resolved_at=timezone.now(), outcome=outcome)
+
+
 @transaction.atomic
-def message_set_hidden(*, message: Message, hidden: bool) -> Message:
-    """Hide a message from everyone (moderation) or show it again; pushes the change."""
-    if message.hidden == hidden:
-        return message
-    message.hidden = hidden
-    message.save(update_fields=["hidden"])
-    if hidden:
+def message_hide(*, message: Message, actor: User | None) -> Message:
+    """A moderator hides a message from everyone (rejecting it, if it was held) and
+    settles its open reports. Pushes `message_hidden` when it was shown."""
+    was_hidden = message.hidden
+    message.hidden = True
+    if message.review == Message.Review.PENDING:
+        message.review = Message.Review.REJECTED
+    message.save(update_fields=["hidden", "review"])
+    reports = _resolve_reports(message=message, outcome=Report.Outcome.HIDDEN)
+    room_services.moderation_record(
+        room=message.room,
+        actor=actor,
+        action=Action.MESSAGE_HIDDEN,
+        seq=message.seq,
+        detail={"reports": reports} if reports else None,
+    )
+    if not was_hidden:
         events.publish(message.room, protocol.message_hidden_frame(message.seq))
-    else:
+    return message
+
+
+@transaction.atomic
+def message_unhide(*, message: Message, actor: User | None) -> Message:
+    """A moderator keeps a message: shows it again (approving it, if it was held) and
+    settles its open reports. Pushes `message_restored` when it was hidden."""
+    was_hidden, was_held = message.hidden, message.review == Message.Review.PENDING
+    message.hidden = False
+    message.review = Message.Review.NONE
+    message.save(update_fields=["hidden", "review"])
+    reports = _resolve_reports(message=message, outcome=Report.Outcome.KEPT)
+    if not (was_hidden or reports):
+        return message
+    detail = {"reports": reports} if reports else {}
+    if was_held:
+        detail["approved"] = True
+    room_services.moderation_record(
+        room=message.room,
+        actor=actor,
+        action=Action.MESSAGE_RESTORED,
+        seq=message.seq,
+        detail=detail,
+    )
+    if was_hidden:
         events.publish(message.room, message_restored_frame(message))
     return message
+
+
+def message_set_hidden(*, message: Message, hidden: bool, actor: User | None) -> Message:
+    if hidden:
+        return message_hide(message=message, actor=actor)
+    return message_unhide(message=message, actor=actor)
+
+
+@transaction.atomic
+def message_report(
+    *, message: Message, reporter: Membership, reason: str, text: str = ""
+) -> Report:
+    """A member reports a message, once. At HUILIAO_REPORT_HIDE_THRESHOLD open reports from
+    distinct members it is hidden pending a moderator's review (`message_hidden`)."""
+    if message.kind != Message.Kind.TEXT:
+        raise InvalidInput("Only members' messages can be reported.", code="cannot_report")
+    if message.sender_id == reporter.user_id:
+        raise InvalidInput("You can't report your own message.", code="cannot_report_own")
+    if reason not in Report.Reason.values:
+        raise InvalidInput("Pick a reason from the list.", code="invalid_reason")
+    try:
+        with transaction.atomic():
+            report = Report.objects.create(
+                room_id=message.room_id,
+                seq=message.seq,
+                reporter=reporter,
+                reason=reason,
+                text=text.strip(),
+            )
+    except IntegrityError as exc:
+        raise Conflict("You have already reported this message.", code="already_reported") from exc
+    locked = Message.objects.select_for_update().get(pk=message.pk)
+    open_reports = Report.objects.filter(
+        room_id=message.room_id, seq=message.seq, resolved_at__isnull=True
+    ).count()
+    if not locked.hidden and open_reports >= settings.HUILIAO_REPORT_HIDE_THRESHOLD:
+        Message.objects.filter(pk=message.pk).update(hidden=True, review=Message.Review.PENDING)
+        message.hidden, message.review = True, Message.Review.PENDING
+        room_services.moderation_record(
+            room=message.room,
+            actor=None,
+            action=Action.MESSAGE_HIDDEN,
+            seq=message.seq,
+            detail={"reports": open_reports, "pending_review": True},
+        )
+        events.publish(message.room, protocol.message_hidden_frame(message.seq))
+    return report
+
+
+@transaction.atomic
+def message_recall(*, message: Message, user: User) -> Message:
+    """The sender takes their message back within RECALL_SECONDS (WeChat's 撤回): its seq
+    stays, its body is shown to nobody, `message_recalled` tells the room. Twice is
+    harmless."""
+    if message.kind != Message.Kind.TEXT or message.sender_id != user.pk:
+        raise PermissionDenied("Only its sender can recall a message.", code="not_sender")
+    if message.recalled_at is not None:
+        return message
+    room_selectors.room_check_open(room=message.room)
+    if timezone.now() - message.created_at > dt.timedelta(seconds=RECALL_SECONDS):
+        raise PermissionDenied(
+            f"A message can only be recalled within {RECALL_SECONDS // 60} minutes.",
+            code="recall_expired",
+        )
+    message.recalled_at = timezone.now()
+    message.save(update_fields=["recalled_at"])
+    events.publish(message.room, protocol.message_recalled_frame(message.seq))
+    return message
+
+
+check_failures = FailureLog(logger, "WeChat content checks")
 
 
 # --- purging ended rooms -------------------------------------------------------------------

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from history import api
+from history import api, api_moderation
 
 urlpatterns = [
     path("rooms/<str:code>/enter", api.EnterView.as_view(), name="room-enter"),
@@ -12,4 +12,20 @@ urlpatterns = [
     path(
         "rooms/<str:code>/messages/<int:seq>", api.MessageDetailView.as_view(), name="room-message"
     ),
+    path(
+        "rooms/<str:code>/messages/<int:seq>/hide",
+        api_moderation.HideView.as_view(),
+        name="room-message-hide",
+    ),
+    path(
+        "rooms/<str:code>/messages/<int:seq>/unhide",
+        api_moderation.UnhideView.as_view(),
+        name="room-message-unhide",
+    ),
+    path(
+        "rooms/<str:code>/messages/<int:seq>/report",
+        api_moderation.ReportView.as_view(),
+        name="room-message-report",
+    ),
+    path("rooms/<str:code>/reports", api_moderation.QueueView.as_view(), name="room-reports"),
 ]

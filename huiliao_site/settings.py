@@ -318,6 +318,9 @@ REST_FRAMEWORK = {
         "announcement": env_str("HUILIAO_ANNOUNCEMENT_RATE", "20/min"),
         "nearby": env_str("HUILIAO_NEARBY_RATE", "20/min"),
         "nearby_address": env_str("HUILIAO_NEARBY_ADDRESS_RATE", "300/min"),
+        "report": env_str("HUILIAO_REPORT_RATE", "30/hour"),
+        # Moderators act in bursts (clearing a spam wave) but not forever.
+        "moderation": env_str("HUILIAO_MODERATION_RATE", "120/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Throttles key anonymous callers by address. Left unset, DRF keys them by the whole
@@ -357,6 +360,8 @@ WECHAT_TIMEOUT = env_float("WECHAT_TIMEOUT", 5.0)
 # The mini-program page a room's mini-program code opens, and which version of the app.
 WECHAT_MP_PAGE = env_str("WECHAT_MP_PAGE", "pages/room/room")
 WECHAT_MP_ENV = env_str("WECHAT_MP_ENV", "release")  # release | trial | develop
+# msg_sec_check sits in the posting path: it gets less time than other WeChat calls.
+WECHAT_CHECK_TIMEOUT = env_float("WECHAT_CHECK_TIMEOUT", 2.0)
 
 # --- Huiliao ----------------------------------------------------------------------------
 HUILIAO_PUBLIC_URL = env_str("HUILIAO_PUBLIC_URL").rstrip("/")
@@ -372,6 +377,13 @@ HUILIAO_FAILED_LOOKUP_WINDOW = env_int("HUILIAO_FAILED_LOOKUP_WINDOW", 600)
 # Posting throttle per member per room: at most POST_RATE_COUNT messages in POST_RATE_SECONDS.
 HUILIAO_POST_RATE_COUNT = env_int("HUILIAO_POST_RATE_COUNT", 10)
 HUILIAO_POST_RATE_SECONDS = env_int("HUILIAO_POST_RATE_SECONDS", 10)
+# This many distinct members reporting one message hide it until a moderator decides.
+HUILIAO_REPORT_HIDE_THRESHOLD = env_int("HUILIAO_REPORT_HIDE_THRESHOLD", 3)
+# When WeChat's content check fails or times out: "review" holds the message for a
+# moderator, "pass" lets it through.
+HUILIAO_CONTENT_CHECK_FAILURE = env_str("HUILIAO_CONTENT_CHECK_FAILURE", "review")
+if HUILIAO_CONTENT_CHECK_FAILURE not in {"review", "pass"}:
+    raise ImproperlyConfigured("HUILIAO_CONTENT_CHECK_FAILURE must be review or pass.")
 # Live sockets: silence (or data left unread) before the server closes a socket; how much
 # unread data one socket may hold, the kernel's buffer included, before it is cut off to
 # resume by seq; and how many sockets one user may hold in a process.

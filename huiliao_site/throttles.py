@@ -26,7 +26,7 @@ class LiveScopedRateThrottle(ScopedRateThrottle):
         return api_settings.DEFAULT_THROTTLE_RATES
 
 
-class WritesThrottle(ScopedRateThrottle):
+class WritesThrottle(LiveScopedRateThrottle):
     """Throttles a view's writes (per user, by its `throttle_scope`), never its reads:
     creating rooms, not listing them; setting the announcement (a frame to every socket
     of the room), not reading it."""

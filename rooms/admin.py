@@ -11,10 +11,11 @@ import datetime as dt
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -77,8 +78,14 @@ class RoomAdminForm(forms.ModelForm):
             "latitude",
             "longitude",
             "radius_m",
+            "slow_mode_seconds",
+            "posting",
         ]
         help_texts = {
+            "slow_mode_seconds": _(
+                "0: off. Otherwise each member (not moderators) posts at most once per this "
+                "many seconds."
+            ),
             "expires_at": _("Leave empty for a room that never expires."),
             "radius_m": _("Geofence: only people within this distance of the point may enter."),
         }
@@ -184,21 +191,27 @@ class MembershipForm(forms.ModelForm):
             ]
 
 
-def membership_apply(form: MembershipForm) -> Membership:
+def membership_apply(form: MembershipForm, *, actor) -> Membership:
     """Apply a member form's changes through the services (fresh row: the form has
     already copied its values onto its own instance, which would hide the change)."""
     membership = Membership.objects.select_related("room").get(pk=form.instance.pk)
     data = form.cleaned_data
     if "display_name" in form.changed_data:
         membership = services.membership_rename(
-            membership=membership, display_name=data["display_name"]
+            membership=membership, display_name=data["display_name"], actor=actor
         )
     if "role" in form.changed_data:
-        membership = services.membership_set_role(membership=membership, role=data["role"])
+        membership = services.membership_set_role(
+            membership=membership, role=data["role"], actor=actor
+        )
     if data.get("mute_minutes") is not None:
-        membership = services.membership_mute(membership=membership, minutes=data["mute_minutes"])
+        membership = services.membership_mute(
+            membership=membership, minutes=data["mute_minutes"], actor=actor
+        )
     if "banned" in form.changed_data:
-        membership = services.membership_set_banned(membership=membership, banned=data["banned"])
+        membership = services.membership_set_banned(
+            membership=membership, banned=data["banned"], actor=actor
+        )
     return membership
 
 
@@ -295,7 +308,8 @@ class RoomAdmin(admin.ModelAdmin):
     ordering = ["-created_at"]
     inlines = [MembershipInline]
     # history.admin adds "export history as CSV" (rooms must not import history).
-    actions = ["close_rooms", "extend_rooms"]
+    actions = ["close_rooms", "reopen_rooms", "extend_rooms"]
+    change_form_template = "admin/rooms/room/change_form.html"
     readonly_fields = [
         "code",
         "owner_name",
@@ -362,6 +376,7 @@ class RoomAdmin(admin.ModelAdmin):
             ),
             (_("Announcement"), {"fields": ["announcement", "announcement_updated_at"]}),
             (_("Expiry"), {"fields": ["expires_at"]}),
+            (_("Moderation"), {"fields": ["slow_mode_seconds", "posting"]}),
             (_("Geofence"), {"fields": ["latitude", "longitude", "radius_m"]}),
             (_("Share"), {"fields": ["join_link", "qr_image", "related_links", "last_seq"]}),
         ]
@@ -375,7 +390,16 @@ class RoomAdmin(admin.ModelAdmin):
         fields = list(self.readonly_fields)
         if obj is not None and obj.closed_at is not None:
             # A closed room is a record: nothing about it changes any more.
-            fields += ["name", "announcement", "expires_at", "latitude", "longitude", "radius_m"]
+            fields += [
+                "name",
+                "announcement",
+                "expires_at",
+                "latitude",
+                "longitude",
+                "radius_m",
+                "slow_mode_seconds",
+                "posting",
+            ]
         return fields
 
     def get_inlines(self, request, obj):
@@ -404,20 +428,30 @@ class RoomAdmin(admin.ModelAdmin):
             obj._state.db = created._state.db
             return
         changed = set(form.changed_data)
-        if changed & {"name", "expires_at", "latitude", "longitude", "radius_m"}:
-            fence = form.geofence()
+        settings_changed = changed & {"name", "expires_at", "slow_mode_seconds", "posting"}
+        fence_changed = bool(changed & {"latitude", "longitude", "radius_m"})
+        if settings_changed or fence_changed:
+            data = form.cleaned_data
+            # The form has copied its values onto `obj` already: the service compares
+            # with the stored row, to see (and log, and push) what really changed.
+            stored = Room.objects.get(pk=obj.pk)
             services.room_update(
-                room=obj,
-                name=form.cleaned_data["name"] if "name" in changed else None,
-                expires_at=form.cleaned_data.get("expires_at"),
-                clear_expiry="expires_at" in changed
-                and form.cleaned_data.get("expires_at") is None,
-                geofence=fence if changed & {"latitude", "longitude", "radius_m"} else None,
-                clear_geofence=fence is None
-                and bool(changed & {"latitude", "longitude", "radius_m"}),
+                room=stored,
+                actor=request.user,
+                name=data["name"] if "name" in changed else None,
+                expires_at=data.get("expires_at")
+                if "expires_at" in changed
+                else services.NOT_GIVEN,
+                geofence=form.geofence() if fence_changed else services.NOT_GIVEN,
+                slow_mode_seconds=data.get("slow_mode_seconds")
+                if "slow_mode_seconds" in changed
+                else None,
+                posting=data.get("posting") if "posting" in changed else None,
             )
         if "announcement" in changed:
-            services.announcement_set(room=obj, text=form.cleaned_data.get("announcement") or "")
+            services.announcement_set(
+                room=obj, text=form.cleaned_data.get("announcement") or "", actor=request.user
+            )
 
     def save_formset(self, request, form, formset, change):
         if formset.model is not Membership:
@@ -425,7 +459,7 @@ class RoomAdmin(admin.ModelAdmin):
         changed = []
         for member_form in formset.forms:
             if member_form.instance.pk and member_form.has_changed():
-                membership_apply(member_form)
+                membership_apply(member_form, actor=request.user)
                 changed.append((member_form.instance, member_form.changed_data))
         # What the admin's change message reads.
         formset.new_objects, formset.changed_objects, formset.deleted_objects = [], changed, []
@@ -482,22 +516,118 @@ class RoomAdmin(admin.ModelAdmin):
 
     # -- actions
 
-    @admin.action(description=_("Close now"), permissions=["change"])
+    @admin.action(description=_("Close…"), permissions=["change"])
     def close_rooms(self, request, queryset):
-        closed = sum(services.room_close(room=room) for room in queryset)
+        """Closing ends the chat for everyone at once: ask on a page that names each room,
+        as Django's own delete does, and say how to undo it."""
+        if request.POST.get("confirmed") == "yes":
+            closed = sum(services.room_close(room=room, actor=request.user) for room in queryset)
+            self.message_user(
+                request,
+                ngettext("Closed %(count)d room.", "Closed %(count)d rooms.", closed)
+                % {"count": closed}
+                + " "
+                + gettext("“Reopen” undoes it until a room's expiry."),
+                messages.SUCCESS,
+            )
+            return None
+        still_open = queryset.filter(closed_at__isnull=True)
+        if not still_open.exists():
+            self.message_user(request, gettext("These rooms are already closed."), messages.INFO)
+            return None
+        return self.close_confirmation(request, still_open)
+
+    def close_confirmation(self, request, rooms):
+        return TemplateResponse(
+            request,
+            "admin/rooms/room/close_confirmation.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": gettext("Close these rooms?"),
+                "opts": self.model._meta,
+                "rooms": rooms,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                "action": "close_rooms",
+            },
+        )
+
+    @admin.action(description=_("Reopen (before expiry)"), permissions=["change"])
+    def reopen_rooms(self, request, queryset):
+        reopened, expired = 0, 0
+        for room in queryset.filter(closed_at__isnull=False):
+            try:
+                reopened += services.room_reopen(room=room, actor=request.user)
+            except DomainError:
+                expired += 1
         self.message_user(
             request,
-            ngettext("Closed %(count)d room.", "Closed %(count)d rooms.", closed)
-            % {"count": closed},
+            ngettext("Reopened %(count)d room.", "Reopened %(count)d rooms.", reopened)
+            % {"count": reopened},
             messages.SUCCESS,
         )
+        if expired:
+            self.message_user(
+                request,
+                gettext("Rooms past their expiry stay closed: extend them first."),
+                messages.WARNING,
+            )
+
+    # -- the change page's buttons (each a POST to its own URL, then back to the page)
+
+    def get_urls(self):
+        own = [
+            path(
+                "<path:object_id>/close/",
+                self.admin_site.admin_view(self.close_view),
+                name="rooms_room_close",
+            ),
+            path(
+                "<path:object_id>/reopen/",
+                self.admin_site.admin_view(self.reopen_view),
+                name="rooms_room_reopen",
+            ),
+            path(
+                "<path:object_id>/extend/",
+                self.admin_site.admin_view(self.extend_view),
+                name="rooms_room_extend",
+            ),
+        ]
+        return own + super().get_urls()
+
+    def _room_for_button(self, request, object_id) -> Room:
+        room = self.get_object(request, object_id)
+        if room is None or not self.has_change_permission(request, room):
+            raise PermissionDenied
+        return room
+
+    def _back_to(self, room: Room):
+        return HttpResponseRedirect(reverse("admin:rooms_room_change", args=[room.pk]))
+
+    def close_view(self, request, object_id):
+        room = self._room_for_button(request, object_id)
+        if request.method == "POST" and request.POST.get("confirmed") == "yes":
+            self.close_rooms(request, Room.objects.filter(pk=room.pk))
+            return self._back_to(room)
+        return self.close_confirmation(request, Room.objects.filter(pk=room.pk, closed_at=None))
+
+    def reopen_view(self, request, object_id):
+        room = self._room_for_button(request, object_id)
+        if request.method == "POST":
+            self.reopen_rooms(request, Room.objects.filter(pk=room.pk))
+        return self._back_to(room)
+
+    def extend_view(self, request, object_id):
+        room = self._room_for_button(request, object_id)
+        if request.method == "POST":
+            self.extend_rooms(request, Room.objects.filter(pk=room.pk))
+        return self._back_to(room)
 
     @admin.action(description=_("Extend by a day"), permissions=["change"])
     def extend_rooms(self, request, queryset):
         extended = 0
         for room in queryset:
             if room.closed_at is None:
-                services.room_extend(room=room, by=dt.timedelta(days=1))
+                services.room_extend(room=room, by=dt.timedelta(days=1), actor=request.user)
                 extended += 1
         self.message_user(
             request,
@@ -564,4 +694,7 @@ class MembershipAdmin(admin.ModelAdmin):
         return user_label(membership.user)
 
     def save_model(self, request, obj, form, change):
-        membership_apply(form)
+        membership_apply(form, actor=request.user)
+
+
+from rooms import admin_moderation  # noqa: E402, F401 (registers the moderation screens)

@@ -41,6 +41,7 @@ from rooms.models import (
     GEOFENCE_MAX_RADIUS_M,
     GEOFENCE_MIN_RADIUS_M,
     ROOM_NAME_MAX,
+    SLOW_MODE_MAX_SECONDS,
     Membership,
     Room,
 )
@@ -94,6 +95,26 @@ class RoomCreateSerializer(serializers.Serializer):
                 f"Must be at most {settings.HUILIAO_MAX_ROOM_DAYS} days away."
             )
         return value
+
+
+class RoomPatchSerializer(serializers.Serializer):
+    name = OneLineTextField(
+        required=False, min_length=1, max_length=ROOM_NAME_MAX, error_code="invalid_name"
+    )
+    expires_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="In the future, at most HUILIAO_MAX_ROOM_DAYS days away; null (never) "
+        "for staff only.",
+    )
+    slow_mode_seconds = serializers.IntegerField(
+        required=False, min_value=0, max_value=SLOW_MODE_MAX_SECONDS, help_text="0 turns it off."
+    )
+    posting = serializers.ChoiceField(
+        required=False,
+        choices=Room.Posting.choices,
+        help_text="everyone, or moderators (a broadcast room).",
+    )
 
 
 class RoomListQuerySerializer(CursorQuerySerializer):
@@ -176,7 +197,22 @@ class RoomDetailSerializer(RoomSummarySerializer):
         choices=AVATAR_CHOICES, allow_null=True, help_text="My preset avatar's key."
     )
     my_avatar_url = StrictCharField(allow_null=True)
-    can_manage = serializers.BooleanField(help_text="Whether I may close the room.")
+    can_manage = serializers.BooleanField(
+        help_text="Whether I may close, reopen and appoint moderators (owner, superusers)."
+    )
+    can_moderate = serializers.BooleanField(
+        help_text="Whether I may moderate: settings, hiding, muting, banning, the report "
+        "queue and the log (owner, moderators, superusers)."
+    )
+    my_muted_until = UtcDateTimeField(allow_null=True, help_text="Until when I am muted, or null.")
+    slow_mode_seconds = serializers.IntegerField(
+        help_text="0: off. Otherwise a member posts once per this many seconds; the "
+        "organiser and moderators are exempt."
+    )
+    posting = serializers.ChoiceField(
+        choices=Room.Posting.choices,
+        help_text="moderators: a broadcast room, where only the organiser and moderators post.",
+    )
     announcement = AnnouncementSerializer(
         allow_null=True, help_text="null for those who are not members."
     )
@@ -260,6 +296,7 @@ def room_detail(*, room: Room, user: User, membership: Membership | None) -> dic
     """The room as `user` sees it; `membership` is theirs (or None)."""
     current = membership if membership is not None and membership.is_current else None
     can_manage = selectors.user_can_manage_room(user=user, room=room)
+    can_moderate = selectors.user_can_moderate_room(user=user, room=room, membership=membership)
     readable = current is not None or can_manage
     data = room_summary(room, member_count=selectors.member_count(room=room), show_venue=can_manage)
     data.update(
@@ -270,6 +307,10 @@ def room_detail(*, room: Room, user: User, membership: Membership | None) -> dic
         my_avatar=current.avatar if current else None,
         my_avatar_url=current.avatar_url if current else None,
         can_manage=can_manage,
+        can_moderate=can_moderate,
+        my_muted_until=current.muted_until if current and current.is_muted() else None,
+        slow_mode_seconds=room.slow_mode_seconds,
+        posting=room.posting,
         announcement=(
             {"text": room.announcement, "updated_at": room.announcement_updated_at}
             if readable
@@ -374,7 +415,9 @@ class RoomNearbyView(APIView):
 
 class RoomDetailView(RoomView):
     # GET: anyone signed in who knows the code.
-    permission_map = {"DELETE": CanManageRoom}
+    permission_map = {"DELETE": CanManageRoom, "PATCH": CanModerateRoom}
+    throttle_classes = [WritesThrottle]
+    throttle_scope = "moderation"
 
     @extend_schema(
         operation_id="rooms_get",
@@ -394,8 +437,31 @@ class RoomDetailView(RoomView):
         "its owner or a superuser; closing twice is harmless.",
     )
     def delete(self, request, code):
-        services.room_close(room=self.room)
+        services.room_close(room=self.room, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        operation_id="rooms_update",
+        request=RoomPatchSerializer,
+        responses={200: RoomDetailSerializer, **error_responses(400, 401, 403, 404, 429)},
+        description="Change the room's name, expiry, slow mode or who may post (the owner, "
+        "moderators, superusers); fields left out keep their value. Pushes `room_updated` "
+        "and writes the moderation log. A name goes through the content rules (400 "
+        "`content_rejected`).",
+    )
+    def patch(self, request, code):
+        data = RoomPatchSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        services.room_update(
+            room=self.room,
+            actor=request.user,
+            name=fields.get("name"),
+            expires_at=fields.get("expires_at", services.NOT_GIVEN),
+            slow_mode_seconds=fields.get("slow_mode_seconds"),
+            posting=fields.get("posting"),
+        )
+        return Response(room_detail(room=self.room, user=request.user, membership=self.membership))
 
 
 class AnnouncementView(RoomView):
@@ -428,7 +494,9 @@ class AnnouncementView(RoomView):
         data = AnnouncementSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         selectors.room_check_open(room=self.room)
-        room = services.announcement_set(room=self.room, text=data.validated_data["text"])
+        room = services.announcement_set(
+            room=self.room, text=data.validated_data["text"], actor=request.user
+        )
         return Response(
             AnnouncementSerializer(
                 {"text": room.announcement, "updated_at": room.announcement_updated_at}

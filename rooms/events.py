@@ -121,3 +121,21 @@ def announcement_frame(room: Room) -> protocol.Frame:
     return protocol.announcement_frame(
         text=room.announcement, updated_at=room.announcement_updated_at
     )
+
+
+def room_updated_frame(room: Room) -> protocol.Frame:
+    return protocol.room_updated_frame(
+        name=room.name,
+        expires_at=room.expires_at,
+        slow_mode_seconds=room.slow_mode_seconds,
+        posting=room.posting,
+    )
+
+
+def member_updated_frame(membership) -> protocol.Frame:
+    return protocol.member_updated_frame(
+        member_id=membership.member_id,
+        role=membership.role,
+        muted_until=membership.muted_until,
+        banned=membership.banned,
+    )

@@ -21,6 +21,9 @@ DISPLAY_NAME_MAX = 32
 ROOM_NAME_MAX = 64
 ANNOUNCEMENT_MAX = 2000
 MUTE_MAX_MINUTES = 60 * 24 * 30  # 43,200: a mute lasts at most 30 days
+SLOW_MODE_MAX_SECONDS = 3600
+REPORT_TEXT_MAX = 500
+CONTENT_TERM_MAX = 100
 
 
 def generate_room_code() -> str:
@@ -63,7 +66,14 @@ class RoomQuerySet(models.QuerySet):
         )
 
 
+class Posting(models.TextChoices):
+    EVERYONE = "everyone", _("everyone")
+    MODERATORS = "moderators", _("only the organiser and moderators (broadcast)")
+
+
 class Room(models.Model):
+    Posting = Posting
+
     class Status(models.TextChoices):
         OPEN = "open", _("open")
         EXPIRED = "expired", _("expired")
@@ -86,6 +96,11 @@ class Room(models.Model):
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     last_seq = models.PositiveBigIntegerField(_("last message seq"), default=0, editable=False)
+    # 0: off. Otherwise a member (not a manager) posts at most once per this many seconds.
+    slow_mode_seconds = models.PositiveIntegerField(_("slow mode (seconds)"), default=0)
+    posting = models.CharField(
+        _("who may post"), max_length=10, choices=Posting.choices, default=Posting.EVERYONE
+    )
 
     objects = RoomQuerySet.as_manager()
 
@@ -223,3 +238,128 @@ class Membership(models.Model):
     @property
     def can_moderate(self) -> bool:
         return self.role in {self.Role.OWNER, self.Role.MODERATOR}
+
+
+class ModerationAction(models.Model):
+    """The audit log: one row per act of running a room, whoever did it and from where
+    (the room page, the mini-program, the admin, a report threshold)."""
+
+    class Action(models.TextChoices):
+        ROOM_UPDATED = "room_updated", _("room updated")
+        ANNOUNCEMENT_SET = "announcement_set", _("announcement set")
+        ROOM_CLOSED = "room_closed", _("room closed")
+        ROOM_REOPENED = "room_reopened", _("room reopened")
+        ROOM_EXTENDED = "room_extended", _("room extended")
+        MESSAGE_HIDDEN = "message_hidden", _("message hidden")
+        MESSAGE_RESTORED = "message_restored", _("message restored")
+        MEMBER_MUTED = "member_muted", _("member muted")
+        MEMBER_UNMUTED = "member_unmuted", _("member unmuted")
+        MEMBER_BANNED = "member_banned", _("member banned")
+        MEMBER_UNBANNED = "member_unbanned", _("member unbanned")
+        MEMBER_RENAMED = "member_renamed", _("member renamed")
+        ROLE_SET = "role_set", _("role changed")
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="moderation_actions")
+    # null: the room itself acted (a message hidden by its reporters), or the account is gone.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
+    )
+    action = models.CharField(_("action"), max_length=20, choices=Action.choices)
+    target_member_id = models.CharField(_("member"), max_length=MEMBER_ID_LENGTH, blank=True)
+    target_seq = models.PositiveBigIntegerField(_("message seq"), null=True, blank=True)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("moderation action")
+        verbose_name_plural = _("moderation log")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["room", "-created_at", "-id"], name="moderation_room_newest")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} ({self.room_id})"
+
+
+class Report(models.Model):
+    """A member reports a message (named by its seq: rooms never point into history)."""
+
+    class Reason(models.TextChoices):
+        SPAM = "spam", _("spam")
+        ABUSE = "abuse", _("abuse or harassment")
+        ILLEGAL = "illegal", _("illegal content")
+        PRIVACY = "privacy", _("someone's private information")
+        OTHER = "other", _("something else")
+
+    class Outcome(models.TextChoices):
+        KEPT = "kept", _("kept")
+        HIDDEN = "hidden", _("hidden")
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="reports")
+    seq = models.PositiveBigIntegerField(_("message seq"))
+    reporter = models.ForeignKey(
+        Membership, on_delete=models.CASCADE, related_name="reports", verbose_name=_("reporter")
+    )
+    reason = models.CharField(_("reason"), max_length=10, choices=Reason.choices)
+    text = models.TextField(_("note"), max_length=REPORT_TEXT_MAX, blank=True)
+    created_at = models.DateTimeField(_("reported at"), default=timezone.now)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices, blank=True)
+
+    class Meta:
+        verbose_name = _("report")
+        verbose_name_plural = _("reports")
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["room", "seq", "reporter"], name="report_once_per_member"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["room", "seq"],
+                condition=Q(resolved_at__isnull=True),
+                name="report_open",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.room_id}#{self.seq} ({self.reason})"
+
+
+class ContentRule(models.Model):
+    """A term that never reaches others as written: rejected, or held for a moderator.
+    Global (room empty, set by staff) or one room's own (set by its organiser)."""
+
+    class Action(models.TextChoices):
+        REJECT = "reject", _("reject the text")
+        REVIEW = "review", _("hold it for a moderator")
+
+    term = models.CharField(_("term"), max_length=CONTENT_TERM_MAX)
+    action = models.CharField(
+        _("action"), max_length=10, choices=Action.choices, default=Action.REJECT
+    )
+    room = models.ForeignKey(
+        Room,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="content_rules",
+        verbose_name=_("room"),
+        help_text=_("Empty: every room."),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("content rule")
+        verbose_name_plural = _("content rules")
+        ordering = ["term"]
+
+    def __str__(self) -> str:
+        return self.term

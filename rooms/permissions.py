@@ -66,7 +66,9 @@ class CanModerateRoom(BasePermission):
     """The owner, its moderators and superusers (the announcement, later moderation)."""
 
     def has_permission(self, request, view: RoomView) -> bool:
-        selectors.membership_check_can_moderate(room=view.room, user=request.user)
+        selectors.membership_check_can_moderate(
+            room=view.room, user=request.user, membership=view.membership
+        )
         return True
 
 

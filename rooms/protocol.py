@@ -75,7 +75,38 @@ def message_restored_frame(payload: dict[str, Any]) -> Frame:
 
 
 def message_hidden_frame(seq: int) -> Frame:
+    """Hidden by a moderator, its reporters or a content rule: clients show a placeholder."""
     return {"type": "message_hidden", "seq": seq}
+
+
+def message_recalled_frame(seq: int) -> Frame:
+    """Taken back by its sender: clients show "message recalled" in its place."""
+    return {"type": "message_recalled", "seq": seq}
+
+
+def room_updated_frame(*, name: str, expires_at, slow_mode_seconds: int, posting: str) -> Frame:
+    """The room's settings changed: everything a client shows or enforces about them."""
+    return {
+        "type": "room_updated",
+        "room": {
+            "name": name,
+            "expires_at": iso_datetime(expires_at),
+            "slow_mode_seconds": slow_mode_seconds,
+            "posting": posting,
+        },
+    }
+
+
+def member_updated_frame(*, member_id: str, role: str, muted_until, banned: bool) -> Frame:
+    """A member's standing changed (role, mute, ban): a muted member's client disables
+    sending until `muted_until`; a banned one's sockets close with 4403 right after."""
+    return {
+        "type": "member_updated",
+        "member_id": member_id,
+        "role": role,
+        "muted_until": iso_datetime(muted_until),
+        "banned": banned,
+    }
 
 
 def resume_truncated_frame(first_seq: int) -> Frame:
@@ -98,9 +129,14 @@ def room_closed_frame() -> Frame:
     return {"type": "room_closed"}
 
 
-def error_frame(code: str, detail: str) -> Frame:
-    """A refused client frame; the socket stays open. Codes are the REST API's."""
-    return {"type": "error", "code": code, "detail": detail}
+def error_frame(code: str, detail: str, *, retry_after: int | None = None) -> Frame:
+    """A refused client frame; the socket stays open. Codes are the REST API's; a throttle
+    (`rate_limited`, `slow_mode`) says in `retry_after` how many seconds to wait, as REST's
+    Retry-After header does."""
+    frame = {"type": "error", "code": code, "detail": detail}
+    if retry_after is not None:
+        frame["retry_after"] = retry_after
+    return frame
 
 
 def pong_frame() -> Frame:

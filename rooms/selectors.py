@@ -98,12 +98,16 @@ def membership_lock_for_posting(*, room: Room, user: User) -> Membership | None:
         .first()
     )
     if membership is not None:
-        room.closed_at = membership.room.closed_at
-        room.expires_at = membership.room.expires_at
+        for field in POSTING_STATE:
+            setattr(room, field, getattr(membership.room, field))
         membership.room = room
     else:
-        room.refresh_from_db(fields=["closed_at", "expires_at"])
+        room.refresh_from_db(fields=POSTING_STATE)
     return membership
+
+
+# What posting reads of the room at the moment of posting (membership_lock_for_posting).
+POSTING_STATE = ("closed_at", "expires_at", "slow_mode_seconds", "posting")
 
 
 def room_get_for_member(*, code: str, user: User) -> tuple[Room, Membership]:
@@ -141,14 +145,48 @@ def membership_check_can_post(*, room: Room, membership: Membership | None) -> N
     if membership.is_muted():
         until = membership.muted_until.isoformat()
         raise PermissionDenied(f"You are muted until {until}.", code="muted")
+    if room.posting == Room.Posting.MODERATORS and not membership.can_moderate:
+        raise PermissionDenied(
+            "Only the organiser and moderators post in this room.", code="posting_restricted"
+        )
 
 
-def membership_check_can_moderate(*, room: Room, user: User) -> None:
-    if user_can_manage_room(user=user, room=room):
-        return
-    membership = membership_get(room=room, user=user)
-    if membership is None or not membership.is_current or not membership.can_moderate:
+def membership_check_can_moderate(*, room: Room, user: User, membership: Membership | None) -> None:
+    """403 `not_moderator` unless `user` (whose membership is `membership`) moderates."""
+    if not user_can_moderate_room(user=user, room=room, membership=membership):
         raise PermissionDenied("Only the owner or a moderator can do this.", code="not_moderator")
+
+
+def membership_get_by_member_id(*, room: Room, member_id: str) -> Membership:
+    """A member of `room` (current or not: a banned one is unbanned by this id) by the
+    only name others know them by; 404 `member_not_found`."""
+    membership = (
+        Membership.objects.select_related("room").filter(room=room, member_id=member_id).first()
+    )
+    if membership is None:
+        raise NotFound("No such member in this room.", code="member_not_found")
+    return membership
+
+
+def membership_check_can_act_on(*, room: Room, user: User, target: Membership) -> None:
+    """A moderator acts on members; only the owner (or a superuser) on a moderator; nobody
+    on the owner or on themselves."""
+    if target.role == Membership.Role.OWNER:
+        raise PermissionDenied("Nobody can do this to the room's owner.", code="target_is_owner")
+    if target.user_id == user.pk:
+        raise PermissionDenied("You can't do this to yourself.", code="target_is_self")
+    if target.role == Membership.Role.MODERATOR and not user_can_manage_room(user=user, room=room):
+        raise PermissionDenied(
+            "Only the room's owner can do this to a moderator.", code="not_owner"
+        )
+
+
+def user_can_moderate_room(*, user: User, room: Room, membership: Membership | None) -> bool:
+    """Managers (owner, superusers) and the room's current moderators; `membership` is
+    the user's own (or None)."""
+    if user_can_manage_room(user=user, room=room):
+        return True
+    return membership is not None and membership.is_current and membership.can_moderate
 
 
 def display_name_in_use(*, room: Room, name: str, exclude: Membership | None) -> bool:

@@ -13,17 +13,45 @@ from huiliao_site.errors import Conflict, Gone, InvalidInput, PermissionDenied
 from huiliao_site.text import has_control_characters, name_key
 from rooms import events, geo, protocol, selectors
 from rooms.avatars import avatar_clean, avatar_default
+from rooms.content import content_check_shown, content_rules_changed
 from rooms.models import (
     ANNOUNCEMENT_MAX,
+    CONTENT_TERM_MAX,
     DISPLAY_NAME_MAX,
     GEOFENCE_MAX_RADIUS_M,
     GEOFENCE_MIN_RADIUS_M,
     MUTE_MAX_MINUTES,
     ROOM_NAME_MAX,
+    SLOW_MODE_MAX_SECONDS,
+    ContentRule,
     Membership,
+    ModerationAction,
     Room,
     generate_room_code,
 )
+
+Action = ModerationAction.Action
+
+
+def moderation_record(
+    *,
+    room: Room,
+    actor: User | None,
+    action: str,
+    member: Membership | None = None,
+    seq: int | None = None,
+    detail: dict | None = None,
+) -> ModerationAction:
+    """One row of the room's audit log; every moderation service writes one, in its own
+    transaction, so the log never shows an act that was rolled back."""
+    return ModerationAction.objects.create(
+        room=room,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        action=action,
+        target_member_id=member.member_id if member is not None else "",
+        target_seq=seq,
+        detail=detail or {},
+    )
 
 
 @dataclass(frozen=True)
@@ -66,17 +94,18 @@ def expiry_for_new_room(*, owner: User, expires_at: dt.datetime | None) -> dt.da
     return timezone.now() + dt.timedelta(hours=settings.HUILIAO_DEFAULT_ROOM_HOURS)
 
 
-def clean_room_name(name: str) -> str:
+def clean_room_name(name: str, *, room: Room | None = None) -> str:
     name = name.strip()
     if not 1 <= len(name) <= ROOM_NAME_MAX:
         raise InvalidInput(f"name must be 1 to {ROOM_NAME_MAX} characters.", code="invalid_name")
     # Printed on posters and shown in lists: one line, no terminal escapes.
     if has_control_characters(name):
         raise InvalidInput("name must not contain control characters.", code="invalid_name")
+    content_check_shown(text=name, room=room)
     return name
 
 
-def clean_display_name(value: str | None, *, fallback: str) -> str:
+def clean_display_name(value: str | None, *, fallback: str, room: Room | None = None) -> str:
     name = (value or "").strip() or fallback.strip()
     if not name:
         raise InvalidInput("display_name must not be blank.", code="invalid_display_name")
@@ -93,6 +122,7 @@ def clean_display_name(value: str | None, *, fallback: str) -> str:
         )
     if not name_key(name):
         raise InvalidInput("display_name must be visible.", code="invalid_display_name")
+    content_check_shown(text=name, room=room)
     return name
 
 
@@ -162,52 +192,96 @@ def room_create(
         room=room,
         user=owner,
         role=Membership.Role.OWNER,
-        display_name=clean_display_name(None, fallback=owner.public_name[:DISPLAY_NAME_MAX]),
+        display_name=clean_display_name(
+            None, fallback=owner.public_name[:DISPLAY_NAME_MAX], room=room
+        ),
         avatar=avatar_default(room_code=room.code, user_id=owner.pk),
         joined_at=now,
     )
     return room
 
 
+NOT_GIVEN = object()
+
+
 @transaction.atomic
 def room_update(
     *,
     room: Room,
+    actor: User | None,
     name: str | None = None,
-    expires_at: dt.datetime | None = None,
-    clear_expiry: bool = False,
-    geofence: Geofence | None = None,
-    clear_geofence: bool = False,
+    expires_at=NOT_GIVEN,
+    geofence=NOT_GIVEN,
+    slow_mode_seconds: int | None = None,
+    posting: str | None = None,
 ) -> Room:
-    fields = []
+    """Change a room's settings (each argument left out keeps its value; `expires_at` and
+    `geofence` may be None, for staff: never expires, open to anyone). Pushes
+    `room_updated` when something members see changed, and logs what changed."""
+    changed: dict = {}
     if name is not None:
-        room.name = clean_room_name(name)
-        fields.append("name")
-    if clear_expiry:
-        room.expires_at = None
-        fields.append("expires_at")
-    elif expires_at is not None:
+        name = clean_room_name(name, room=room)
+        if name != room.name:
+            changed["name"] = name
+    if expires_at is not NOT_GIVEN:
+        if expires_at is None and not (actor is not None and actor.is_staff):
+            raise InvalidInput(
+                "Only staff can make a room that never expires.", code="invalid_expiry"
+            )
         validate_expiry(expires_at)
-        room.expires_at = expires_at
-        fields.append("expires_at")
-    if clear_geofence:
-        room.latitude = room.longitude = room.radius_m = None
-        fields += ["latitude", "longitude", "radius_m"]
-    elif geofence is not None:
-        validate_geofence(geofence)
-        room.latitude, room.longitude, room.radius_m = (
-            geofence.latitude,
-            geofence.longitude,
-            geofence.radius_m,
-        )
-        fields += ["latitude", "longitude", "radius_m"]
-    if fields:
-        room.save(update_fields=fields)
+        if expires_at is not None:
+            expires_at = expires_at.astimezone(dt.UTC)
+        if expires_at != room.expires_at:
+            changed["expires_at"] = expires_at
+    if slow_mode_seconds is not None:
+        if not 0 <= slow_mode_seconds <= SLOW_MODE_MAX_SECONDS:
+            raise InvalidInput(
+                f"slow_mode_seconds must be between 0 and {SLOW_MODE_MAX_SECONDS}.",
+                code="invalid_slow_mode",
+            )
+        if slow_mode_seconds != room.slow_mode_seconds:
+            changed["slow_mode_seconds"] = slow_mode_seconds
+    if posting is not None:
+        if posting not in Room.Posting.values:
+            raise InvalidInput("posting must be everyone or moderators.", code="invalid_posting")
+        if posting != room.posting:
+            changed["posting"] = posting
+    fence_changed = geofence is not NOT_GIVEN and _set_geofence(room, geofence)
+    if not changed and not fence_changed:
+        return room
+    for field, value in changed.items():
+        setattr(room, field, value)
+    fields = [*changed, *(["latitude", "longitude", "radius_m"] if fence_changed else [])]
+    room.save(update_fields=fields)
+    detail = {
+        field: protocol.iso_datetime(value) if field == "expires_at" else value
+        for field, value in changed.items()
+    }
+    if fence_changed:
+        detail["geofence"] = room.radius_m  # the radius only: the venue's point stays private
+    moderation_record(room=room, actor=actor, action=Action.ROOM_UPDATED, detail=detail)
+    if changed:
+        events.publish(room, events.room_updated_frame(room))
     return room
 
 
+def _set_geofence(room: Room, geofence: "Geofence | None") -> bool:
+    if geofence is None:
+        if not room.has_geofence:
+            return False
+        room.latitude = room.longitude = room.radius_m = None
+        return True
+    validate_geofence(geofence)
+    room.latitude, room.longitude, room.radius_m = (
+        geofence.latitude,
+        geofence.longitude,
+        geofence.radius_m,
+    )
+    return True
+
+
 @transaction.atomic
-def room_close(*, room: Room) -> bool:
+def room_close(*, room: Room, actor: User | None) -> bool:
     """Close the room for good: nobody enters or posts; members keep reading its history.
 
     Pushes `room_closed` (then every socket is closed with 4410). Returns False when the
@@ -219,12 +293,33 @@ def room_close(*, room: Room) -> bool:
         room.refresh_from_db(fields=["closed_at"])
         return False
     room.closed_at = now
+    if actor is not None:  # None: expire_rooms, closing what ran out of time
+        moderation_record(room=room, actor=actor, action=Action.ROOM_CLOSED)
     events.publish(room, protocol.room_closed_frame())
     return True
 
 
 @transaction.atomic
-def room_extend(*, room: Room, by: dt.timedelta) -> Room:
+def room_reopen(*, room: Room, actor: User | None) -> bool:
+    """Undo a close while the room's time has not run out (409 `room_expired` after it:
+    extend it first). Pushes nothing: the sockets were closed, clients reconnect. Returns
+    False when the room was open already."""
+    locked = Room.objects.select_for_update().get(pk=room.pk)
+    if locked.closed_at is None:
+        return False
+    if locked.is_expired():
+        raise Conflict(
+            "This room's time has run out: extend its expiry first, then reopen it.",
+            code="room_expired",
+        )
+    Room.objects.filter(pk=room.pk).update(closed_at=None)
+    room.closed_at = None
+    moderation_record(room=room, actor=actor, action=Action.ROOM_REOPENED)
+    return True
+
+
+@transaction.atomic
+def room_extend(*, room: Room, by: dt.timedelta, actor: User | None) -> Room:
     """Push the expiry back (from now if it already passed). Closed rooms stay closed."""
     locked = Room.objects.select_for_update().get(pk=room.pk)
     base = (
@@ -235,6 +330,13 @@ def room_extend(*, room: Room, by: dt.timedelta) -> Room:
     locked.expires_at = base + by
     locked.save(update_fields=["expires_at"])
     room.expires_at = locked.expires_at
+    moderation_record(
+        room=room,
+        actor=actor,
+        action=Action.ROOM_EXTENDED,
+        detail={"expires_at": protocol.iso_datetime(room.expires_at)},
+    )
+    events.publish(room, events.room_updated_frame(locked))
     return room
 
 
@@ -348,7 +450,7 @@ def _enter_name(*, room: Room, membership: Membership, display_name: str | None)
     """The name an existing member enters with: a chosen one must be free (409); keeping
     their old one after being away gets a number if someone took it meanwhile."""
     if display_name is not None and display_name.strip():
-        name = clean_display_name(display_name, fallback="")
+        name = clean_display_name(display_name, fallback="", room=room)
         if name_key(name) != membership.name_key or membership.left_at is not None:
             display_name_check_free(room=room, name=name, membership=membership)
         return name
@@ -362,10 +464,10 @@ def _membership_create(
 ) -> tuple[Membership, bool]:
     """A newcomer's membership; (membership, False) when a concurrent enter made it."""
     if display_name is not None and display_name.strip():
-        name = clean_display_name(display_name, fallback="")
+        name = clean_display_name(display_name, fallback="", room=room)
         display_name_check_free(room=room, name=name, membership=None)
     else:
-        fallback = clean_display_name(None, fallback=user.public_name[:DISPLAY_NAME_MAX])
+        fallback = clean_display_name(None, fallback=user.public_name[:DISPLAY_NAME_MAX], room=room)
         name = display_name_make_free(room=room, name=fallback, membership=None)
     membership = Membership(
         room=room,
@@ -416,7 +518,9 @@ def membership_leave(*, room: Room, user: User) -> Membership | None:
 
 
 @transaction.atomic
-def membership_set_banned(*, membership: Membership, banned: bool) -> Membership:
+def membership_set_banned(
+    *, membership: Membership, banned: bool, actor: User | None
+) -> Membership:
     """Ban (their sockets close at once, they cannot re-enter) or lift a ban."""
     if membership.banned == banned:
         return membership
@@ -425,6 +529,13 @@ def membership_set_banned(*, membership: Membership, banned: bool) -> Membership
     membership.banned = banned
     membership.save(update_fields=["banned"])
     room = membership.room
+    moderation_record(
+        room=room,
+        actor=actor,
+        action=Action.MEMBER_BANNED if banned else Action.MEMBER_UNBANNED,
+        member=membership,
+    )
+    events.publish(room, events.member_updated_frame(membership))
     if banned:
         events.publish_close_member(room, membership.user_id)
     events.publish(room, protocol.members_frame(selectors.member_count(room=room)))
@@ -432,42 +543,75 @@ def membership_set_banned(*, membership: Membership, banned: bool) -> Membership
 
 
 @transaction.atomic
-def membership_mute(*, membership: Membership, minutes: int) -> Membership:
+def membership_mute(*, membership: Membership, minutes: int, actor: User | None) -> Membership:
     """Mute for `minutes` (0 lifts the mute). A muted member reads but cannot post."""
     if not 0 <= minutes <= MUTE_MAX_MINUTES:
         raise InvalidInput(
             f"minutes must be between 0 and {MUTE_MAX_MINUTES}.", code="invalid_minutes"
         )
+    if minutes and membership.role == Membership.Role.OWNER:
+        raise InvalidInput("The owner cannot be muted.", code="cannot_mute_owner")
+    was_muted = membership.is_muted()
     membership.muted_until = timezone.now() + dt.timedelta(minutes=minutes) if minutes else None
     membership.save(update_fields=["muted_until"])
+    if minutes or was_muted:
+        moderation_record(
+            room=membership.room,
+            actor=actor,
+            action=Action.MEMBER_MUTED if minutes else Action.MEMBER_UNMUTED,
+            member=membership,
+            detail={"minutes": minutes} if minutes else None,
+        )
+        events.publish(membership.room, events.member_updated_frame(membership))
     return membership
 
 
 @transaction.atomic
-def membership_rename(*, membership: Membership, display_name: str) -> Membership:
+def membership_rename(
+    *, membership: Membership, display_name: str, actor: User | None
+) -> Membership:
     """Change a member's display name for them (an organiser replacing an offensive one);
     same rules as a member renaming themselves by entering again."""
-    name = clean_display_name(display_name, fallback="")
+    name = clean_display_name(display_name, fallback="", room=membership.room)
     if membership.is_current:
         display_name_check_free(room=membership.room, name=name, membership=membership)
+    previous = membership.display_name
     membership.display_name = name
     _save_named(membership, ["display_name"])
+    if name != previous:
+        moderation_record(
+            room=membership.room,
+            actor=actor,
+            action=Action.MEMBER_RENAMED,
+            member=membership,
+            detail={"display_name": name},
+        )
     return membership
 
 
 @transaction.atomic
-def membership_set_role(*, membership: Membership, role: str) -> Membership:
+def membership_set_role(*, membership: Membership, role: str, actor: User | None) -> Membership:
     if role not in {Membership.Role.MODERATOR, Membership.Role.MEMBER}:
         raise InvalidInput("role must be moderator or member.", code="invalid_role")
     if membership.role == Membership.Role.OWNER:
         raise InvalidInput("The owner's role cannot change.", code="cannot_change_owner")
+    if membership.role == role:
+        return membership
     membership.role = role
     membership.save(update_fields=["role"])
+    moderation_record(
+        room=membership.room,
+        actor=actor,
+        action=Action.ROLE_SET,
+        member=membership,
+        detail={"role": role},
+    )
+    events.publish(membership.room, events.member_updated_frame(membership))
     return membership
 
 
 @transaction.atomic
-def announcement_set(*, room: Room, text: str) -> Room:
+def announcement_set(*, room: Room, text: str, actor: User | None) -> Room:
     """Set the room's announcement (the seed's BBS) and push it to everyone in the room."""
     text = text.strip()
     if len(text) > ANNOUNCEMENT_MAX:
@@ -475,8 +619,53 @@ def announcement_set(*, room: Room, text: str) -> Room:
             f"announcement must be at most {ANNOUNCEMENT_MAX} characters.",
             code="invalid_announcement",
         )
+    if text:
+        content_check_shown(text=text, room=room)
     room.announcement = text
     room.announcement_updated_at = timezone.now()
     room.save(update_fields=["announcement", "announcement_updated_at"])
+    moderation_record(
+        room=room, actor=actor, action=Action.ANNOUNCEMENT_SET, detail={"length": len(text)}
+    )
     events.publish(room, events.announcement_frame(room))
     return room
+
+
+# --- content rules ---------------------------------------------------------------------------
+
+
+def clean_content_term(term: str) -> str:
+    from rooms.content import content_key
+
+    term = term.strip()
+    if not content_key(term):
+        raise InvalidInput(
+            "A term needs at least one letter or digit (spaces and punctuation are ignored).",
+            code="invalid_term",
+        )
+    if len(term) > CONTENT_TERM_MAX:
+        raise InvalidInput(f"A term is at most {CONTENT_TERM_MAX} characters.", code="invalid_term")
+    return term
+
+
+@transaction.atomic
+def content_rule_save(*, rule: ContentRule) -> ContentRule:
+    """Create or change a rule; every process's matcher follows (rooms.content)."""
+    rule.term = clean_content_term(rule.term)
+    rule.save()
+    _rules_changed()
+    return rule
+
+
+@transaction.atomic
+def content_rules_delete(*, rules) -> int:
+    deleted, _ = ContentRule.objects.filter(pk__in=[rule.pk for rule in rules]).delete()
+    _rules_changed()
+    return deleted
+
+
+def _rules_changed() -> None:
+    # Now, for this transaction's own later checks; and again after commit, so that no
+    # process compiles the rows as they were before it and keeps that.
+    content_rules_changed()
+    transaction.on_commit(content_rules_changed)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from rooms import api
+from rooms import api, api_moderation
 
 # No trailing slashes, like accounts.urls. "nearby" comes before <code>: codes are 8
 # characters, so no room can be called "nearby".
@@ -11,4 +11,25 @@ urlpatterns = [
     path("rooms/<str:code>", api.RoomDetailView.as_view(), name="room-detail"),
     path("rooms/<str:code>/announcement", api.AnnouncementView.as_view(), name="room-announcement"),
     path("rooms/<str:code>/members", api.MembersView.as_view(), name="room-members"),
+    path("rooms/<str:code>/close", api_moderation.CloseView.as_view(), name="room-close"),
+    path("rooms/<str:code>/reopen", api_moderation.ReopenView.as_view(), name="room-reopen"),
+    path(
+        "rooms/<str:code>/moderation-log",
+        api_moderation.ModerationLogView.as_view(),
+        name="room-moderation-log",
+    ),
+    *[
+        path(
+            f"rooms/<str:code>/members/<str:member_id>/{action}",
+            view.as_view(),
+            name=f"room-member-{action}",
+        )
+        for action, view in {
+            "mute": api_moderation.MuteView,
+            "unmute": api_moderation.UnmuteView,
+            "ban": api_moderation.BanView,
+            "unban": api_moderation.UnbanView,
+            "role": api_moderation.RoleView,
+        }.items()
+    ],
 ]

@@ -64,6 +64,44 @@ def js_strings() -> dict[str, str]:
         "role_owner": _("Organiser"),
         "role_moderator": _("Moderator"),
         "name_taken": _("Someone in this room already uses this name. Choose another."),
+        "content_rejected": _("This goes against the room's rules, so it was not sent."),
+        "held": _("Waiting for a moderator's review: only you can see it for now."),
+        "held_other": _("A message is waiting for a moderator's review."),
+        "recalled_mine": _("You recalled a message."),
+        "recalled_other": _("%(name)s recalled a message."),
+        "recalled": _("A message was recalled."),
+        "slow_mode": _("Slow mode is on: wait a moment before your next message."),
+        "slow_mode_on": _("Slow mode: one message every %(seconds)s s."),
+        "send_in": _("Send (%(seconds)s)"),
+        "send": _("Send"),
+        "posting_restricted": _("Only the organiser and moderators can post in this room."),
+        "muted_until": _("You are muted until %(time)s."),
+        "recall_expired": _("A message can only be recalled within 2 minutes."),
+        "already_reported": _("You have already reported this message."),
+        "reported": _("Thank you. The moderators will look at it."),
+        "report": _("Report…"),
+        "recall": _("Recall"),
+        "hide": _("Hide from everyone"),
+        "unhide": _("Show again"),
+        "keep": _("Keep"),
+        "mute": _("Mute 10 min"),
+        "unmute": _("Unmute"),
+        "ban": _("Remove from the room"),
+        "unban": _("Let back in"),
+        "make_moderator": _("Make moderator"),
+        "make_member": _("Remove moderator"),
+        "confirm_ban": _(
+            "Remove %(name)s from this room? They cannot come back unless you let them."
+        ),
+        "queue_reports": _("Reports: %(reasons)s"),
+        "queue_held": _("Held for review"),
+        "reason_spam": _("spam"),
+        "reason_abuse": _("abuse"),
+        "reason_illegal": _("illegal"),
+        "reason_privacy": _("private information"),
+        "reason_other": _("other"),
+        "saved": _("Saved."),
+        "reopened": _("The room is open again."),
     }
 
 
@@ -141,6 +179,7 @@ def room_page(request: HttpRequest, code: str) -> HttpResponse:
     membership = selectors.membership_get(room=room, user=user)
     is_member = membership is not None and membership.is_current
     can_manage = selectors.user_can_manage_room(user=user, room=room)
+    can_moderate = selectors.user_can_moderate_room(user=user, room=room, membership=membership)
     # In an open room only members chat (the socket admits no one else); once it has ended,
     # its managers may read the history too, like the messages API allows.
     can_read = is_member or (can_manage and not room.is_open())
@@ -157,6 +196,11 @@ def room_page(request: HttpRequest, code: str) -> HttpResponse:
             "avatar": membership.avatar if is_member else None,
             "is_member": is_member,
             "can_manage": can_manage,
+            "can_moderate": can_moderate,
+            "role": membership.role if is_member else None,
+            "muted_until": (
+                membership.muted_until.isoformat() if is_member and membership.is_muted() else None
+            ),
         }
     api = f"/api/v1/rooms/{room.code}"
     page_data = {
@@ -167,6 +211,8 @@ def room_page(request: HttpRequest, code: str) -> HttpResponse:
         # The owner and superusers are never held to the fence (rooms.services.geofence_check).
         "needs_location": room.has_geofence and not can_manage,
         "member_count": selectors.member_count(room=room),
+        "slow_mode_seconds": room.slow_mode_seconds,
+        "posting": room.posting,
         "announcement": (
             {
                 "text": room.announcement,
@@ -186,6 +232,11 @@ def room_page(request: HttpRequest, code: str) -> HttpResponse:
             "leave": f"{api}/leave",
             "messages": f"{api}/messages",
             "qrcode": f"{api}/qrcode",
+            "members": f"{api}/members",
+            "announcement": f"{api}/announcement",
+            "close": f"{api}/close",
+            "reopen": f"{api}/reopen",
+            "reports": f"{api}/reports",
             "guest": reverse("auth-guest"),
             "socket": f"/ws/rooms/{room.code}/",
             "poster": f"/r/{room.code}/poster/",
@@ -200,6 +251,7 @@ def room_page(request: HttpRequest, code: str) -> HttpResponse:
             "page_data": page_data,
             "can_read": can_read,
             "can_manage": can_manage,
+            "can_moderate": can_moderate and can_read,
             "avatars": avatar_list(),
         },
     )

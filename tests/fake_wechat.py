@@ -26,6 +26,8 @@ class FakeWechat:
     # path -> answers (JSON-able or bytes, status) for the next POSTs to it, in order.
     queued: dict = field(default_factory=dict)
     tokens_issued: int = 0
+    # path -> seconds every POST to it waits before answering (a slow WeChat).
+    post_delays: dict = field(default_factory=dict)
 
     def queue(self, path: str, answer, *, status: int = 200) -> None:
         self.queued.setdefault(path, []).append((answer, status))
@@ -41,6 +43,8 @@ class FakeWechat:
             return {"access_token": f"TOKEN-{self.tokens_issued}", "expires_in": 7200}, 200
         if path == "/wxa/getwxacodeunlimit":
             return tiny_png(), 200
+        if path == "/wxa/msg_sec_check":
+            return sec_check_answer("pass"), 200
         return {"errcode": 40066, "errmsg": "invalid url"}, 200
 
     def respond(self, answer=None, *, status: int = 200, delay: float = 0.0) -> None:
@@ -48,6 +52,18 @@ class FakeWechat:
 
     def login_ok(self, openid: str = OPENID) -> None:
         self.respond({"openid": openid, "session_key": "tiihtNczf5v6AKRyjwEUhQ=="})
+
+
+def sec_check_answer(suggest: str, *, errcode: int = 0) -> dict:
+    """msg_sec_check v2's answer (trace_id and detail as WeChat sends them)."""
+    label = {"pass": 100, "review": 20001, "risky": 20002}.get(suggest, 100)
+    return {
+        "errcode": errcode,
+        "errmsg": "ok" if not errcode else "error",
+        "result": {"suggest": suggest, "label": label},
+        "detail": [{"strategy": "content_model", "errcode": 0, "suggest": suggest, "label": label}],
+        "trace_id": "60ae120f-371d5872-7941a05b",
+    }
 
 
 def tiny_png() -> bytes:
@@ -80,6 +96,8 @@ def _handler(fake: FakeWechat):
             fake.requests.append(
                 {"method": "POST", "path": parts.path, "query": parse_qs(parts.query), "json": body}
             )
+            if fake.post_delays.get(parts.path):
+                time.sleep(fake.post_delays[parts.path])
             self._answer(*fake.post_answer(parts.path))
 
         def _answer(self, answer, status):

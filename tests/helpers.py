@@ -46,8 +46,10 @@ def expected_payload(message: Message, display_name: str | None = None) -> dict:
         "client_id": message.client_id,
         "sender": sender,
         "kind": str(message.kind),
-        "body": "" if message.hidden else message.body,
+        "body": "" if message.hidden or message.recalled_at else message.body,
         "hidden": message.hidden,
+        "review": str(message.review),
+        "recalled": message.recalled_at is not None,
         "created_at": message.created_at.isoformat().replace("+00:00", "Z"),
     }
 
@@ -73,3 +75,11 @@ def api_client_for(user=None) -> APIClient:
 
         client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user=user)}")
     return client
+
+
+def throttle_rates(settings, **rates: str) -> None:
+    """Override some of DRF's throttle rates for one test (throttles read them live)."""
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], **rates},
+    }

@@ -11,5 +11,7 @@ def organisers_group() -> Group:
     if group is None:
         migration = importlib.import_module("accounts.migrations.0002_organisers_group")
         migration.create_group(apps, None)
+        moderation = importlib.import_module("rooms.migrations.0005_organisers_moderation")
+        moderation.grant(apps, None)
         group = Group.objects.get(name="Organisers")
     return group

@@ -27,10 +27,11 @@
     return input ? input.value : "";
   }
 
-  function ApiError(status, body) {
+  function ApiError(status, body, retryAfter) {
     this.status = status;
     this.code = (body && body.code) || (status === 0 ? "offline" : "error");
     this.detail = (body && body.detail) || "";
+    this.retryAfter = retryAfter || 0; // seconds, from a 429's Retry-After
   }
 
   /* fetch + JSON + our error shape {"detail","code"}. Rejects with ApiError; status 0 is
@@ -52,7 +53,10 @@
           .json()
           .catch(function () { return null; })
           .then(function (data) {
-            if (!response.ok) throw new ApiError(response.status, data);
+            if (!response.ok) {
+              var wait = parseInt(response.headers.get("Retry-After") || "0", 10);
+              throw new ApiError(response.status, data, wait);
+            }
             return data;
           });
       },

@@ -15,6 +15,7 @@
   var PING_MS = 25000;
   var BACKOFF_BASE_MS = 500;
   var BACKOFF_MAX_MS = 15000;
+  var QUEUE_POLL_MS = 20000;
 
   var data, t, me;
 
@@ -31,6 +32,9 @@
     if (err.code === "location_required") return t.location_denied;
     if (err.code === "banned" || err.code === "not_member") return t.removed;
     if (err.code === "display_name_taken") return t.name_taken;
+    if (err.code === "muted" && me && me.muted_until) {
+      return H.fmt(t.muted_until, { time: new Date(me.muted_until).toLocaleTimeString() });
+    }
     return t[err.code] || err.detail || t.error;
   }
 
@@ -91,6 +95,10 @@
   function Chat() {
     this.list = document.getElementById("messages");
     this.byseq = new Map(); // seq -> node
+    this.messages = new Map(); // seq -> the message as last heard (for re-rendering)
+    this.slowMode = data.slow_mode_seconds || 0;
+    this.posting = data.posting || "everyone";
+    this.cooldownUntil = 0; // slow mode: when I may post again
     this.pending = new Map(); // client_id -> {body, node}
     this.firstSeq = null;
     this.streamSeq = 0; // the highest seq received in order (REST pages and the socket)
@@ -112,8 +120,9 @@
     this.setUpComposer();
     this.setUpMenu();
     this.setUpShare();
+    this.setUpModeration();
     if (this.readOnly) this.makeReadOnly();
-    else document.getElementById("composer").hidden = false;
+    else this.updateComposer();
 
     this.newBelow = document.getElementById("new-below");
     this.newBelow.addEventListener("click", function () { self.scrollToBottom(); });
@@ -183,15 +192,30 @@
         item.appendChild(who);
       }
       var bubble = H.el("div", "msg-bubble");
-      if (m.hidden) {
+      var note = "";
+      if (m.recalled) {
         bubble.classList.add("msg-hidden");
-        bubble.textContent = t.hidden;
+        bubble.textContent = mine ? t.recalled_mine : t.recalled;
+      } else if (m.hidden && m.review === "pending" && mine && m.body) {
+        // Held for review: its sender still sees what they wrote, and why nobody else does.
+        bubble.classList.add("msg-held");
+        bubble.textContent = m.body;
+        note = t.held;
+      } else if (m.hidden && m.body) {
+        // A moderator's view of what they (or the room) hid: the text, marked.
+        bubble.classList.add("msg-held");
+        bubble.textContent = m.body;
+        note = m.review === "pending" ? t.held_other : t.hidden;
+      } else if (m.hidden) {
+        bubble.classList.add("msg-hidden");
+        bubble.textContent = m.review === "pending" ? t.held_other : t.hidden;
       } else {
         bubble.textContent = m.body;
       }
       item.appendChild(bubble);
-      var meta = H.el("span", "msg-meta", this.timeText(m.created_at));
+      var meta = H.el("span", "msg-meta", this.timeText(m.created_at) + (note ? " · " + note : ""));
       item.appendChild(meta);
+      item.classList.add("msg-actionable");
       item.dataset.state = "sent";
     }
     item.dataset.seq = String(m.seq);
@@ -246,7 +270,14 @@
     if (inOrder && m.seq > this.streamSeq) this.streamSeq = m.seq;
     if (this.firstSeq === null || m.seq < this.firstSeq) this.firstSeq = m.seq;
     var existing = this.byseq.get(m.seq);
-    if (existing) return;
+    if (existing) {
+      // The room's placeholder of my held message, then my own view of it (or the other
+      // way round): keep whichever shows my text.
+      var known = this.messages.get(m.seq);
+      if (m.body && known && !known.body) this.replaceMessage(m);
+      return;
+    }
+    this.messages.set(m.seq, m);
     var stick = this.nearBottom();
     var node = this.render(m);
     var pending = m.client_id && this.isMine(m) ? this.pending.get(m.client_id) : null;
@@ -265,19 +296,24 @@
   Chat.prototype.replaceMessage = function (m) {
     var old = this.byseq.get(m.seq);
     if (!old) return;
+    this.messages.set(m.seq, m);
     var node = this.render(m);
     old.replaceWith(node);
     this.byseq.set(m.seq, node);
+    this.regroup(node);
+  };
+
+  /* A change to a message we show: hidden (a moderator keeps seeing its text), recalled. */
+  Chat.prototype.changeMessage = function (seq, change) {
+    var m = this.messages.get(seq);
+    if (!m) return;
+    var next = Object.assign({}, m, change);
+    if (next.recalled || (next.hidden && !(me && me.can_moderate))) next.body = "";
+    this.replaceMessage(next);
   };
 
   Chat.prototype.hideMessage = function (seq) {
-    var node = this.byseq.get(seq);
-    if (!node) return;
-    var bubble = node.querySelector(".msg-bubble");
-    if (bubble) {
-      bubble.classList.add("msg-hidden");
-      bubble.textContent = t.hidden;
-    }
+    this.changeMessage(seq, { hidden: true });
   };
 
   Chat.prototype.markBeginning = function () {
@@ -300,6 +336,7 @@
         page.results.forEach(function (m) {
           if (self.byseq.has(m.seq)) return;
           var node = self.render(m);
+          self.messages.set(m.seq, m);
           self.byseq.set(m.seq, node);
           self.insert(node, m.seq);
           if (m.seq < self.firstSeq) self.firstSeq = m.seq;
@@ -357,12 +394,16 @@
   Chat.prototype.makeReadOnly = function () {
     if (!this.readOnly) {
       // Ended while open here: expired or closed by the organiser, the frame does not say.
-      document.getElementById("closed-notice").textContent = t.closed;
+      document.getElementById("closed-text").textContent = t.closed;
     }
     this.readOnly = true;
     this.stopped = true;
     document.getElementById("composer").hidden = true;
+    document.getElementById("readonly-bar").hidden = true;
     document.getElementById("closed-notice").hidden = false;
+    var reopen = document.getElementById("reopen-button");
+    // Reopening undoes a close, never an expiry.
+    if (reopen) reopen.hidden = this.expired();
     var rename = document.getElementById("rename-form");
     if (rename) rename.hidden = true;
     this.setConnection("");
@@ -375,8 +416,11 @@
     this.stopped = true;
     this.readOnly = true;
     document.getElementById("composer").hidden = true;
+    document.getElementById("readonly-bar").hidden = true;
     var notice = document.getElementById("closed-notice");
-    notice.textContent = t.removed;
+    document.getElementById("closed-text").textContent = t.removed;
+    var reopen = document.getElementById("reopen-button");
+    if (reopen) reopen.hidden = true;
     notice.hidden = false;
     this.setConnection("");
   };
@@ -419,15 +463,27 @@
         this.setMembers(frame.members);
         this.startPing();
         this.retryFailed();
+        this.refreshRoom();
         break;
       case "message":
         this.addMessage(frame.message, true);
+        if (frame.message.review === "pending") this.refreshQueueCount();
         break;
       case "message_restored":
         this.replaceMessage(frame.message);
         break;
       case "message_hidden":
         this.hideMessage(frame.seq);
+        this.refreshQueueCount();
+        break;
+      case "message_recalled":
+        this.changeMessage(frame.seq, { recalled: true });
+        break;
+      case "room_updated":
+        this.roomUpdated(frame.room);
+        break;
+      case "member_updated":
+        this.memberUpdated(frame);
         break;
       case "announcement":
         this.showAnnouncement(frame.announcement, true);
@@ -442,7 +498,7 @@
         this.makeReadOnly();
         break;
       case "error":
-        this.toast(t[frame.code] || frame.detail || t.error);
+        this.toast(errorText(frame));
         break;
       default:
         break;
@@ -560,10 +616,12 @@
       .then(function (reply) {
         var m = reply && reply.message ? reply.message : reply;
         if (m && typeof m.seq === "number") self.addMessage(m, false);
+        self.startCooldown(self.slowMode);
       })
       .catch(function (err) {
         if (!self.pending.has(entry.clientId)) return;
         if (err.code === "room_closed") self.makeReadOnly();
+        if (err.code === "slow_mode") self.startCooldown(err.retryAfter || self.slowMode);
         self.setPendingState(entry, "failed", err.status === 0 || err.status >= 500 ? t.failed : errorText(err) + " " + t.failed);
       });
   };
@@ -628,6 +686,433 @@
           error.hidden = false;
         });
     });
+  };
+
+  /* -- posting rules: broadcast, mute, slow mode -- */
+
+  Chat.prototype.expired = function () {
+    return data.status === "expired";
+  };
+
+  Chat.prototype.mutedUntil = function () {
+    var until = me && me.muted_until ? new Date(me.muted_until) : null;
+    return until && until > new Date() ? until : null;
+  };
+
+  /* The composer, or the bar that says why there is none. */
+  Chat.prototype.updateComposer = function () {
+    if (this.readOnly) return;
+    var self = this;
+    var bar = document.getElementById("readonly-bar");
+    var composer = document.getElementById("composer");
+    var text = "";
+    var muted = this.mutedUntil();
+    if (this.posting === "moderators" && !(me && me.can_moderate)) {
+      text = t.posting_restricted;
+    } else if (muted) {
+      text = H.fmt(t.muted_until, { time: muted.toLocaleTimeString() });
+      clearTimeout(this.muteTimer);
+      this.muteTimer = setTimeout(function () { self.updateComposer(); }, muted - new Date() + 500);
+    }
+    bar.textContent = text;
+    bar.hidden = !text;
+    composer.hidden = !!text;
+    var input = document.getElementById("composer-input");
+    input.placeholder = this.slowMode && !(me && me.can_moderate)
+      ? H.fmt(t.slow_mode_on, { seconds: this.slowMode })
+      : input.dataset.placeholder || input.placeholder;
+  };
+
+  /* Slow mode: the send button counts down to the moment I may post again. */
+  Chat.prototype.startCooldown = function (seconds) {
+    if (!seconds || (me && me.can_moderate)) return;
+    var self = this;
+    var button = document.getElementById("composer-send");
+    this.cooldownUntil = Date.now() + seconds * 1000;
+    clearInterval(this.cooldownTimer);
+    function tick() {
+      var left = Math.ceil((self.cooldownUntil - Date.now()) / 1000);
+      if (left <= 0) {
+        clearInterval(self.cooldownTimer);
+        button.disabled = false;
+        button.textContent = t.send;
+        return;
+      }
+      button.disabled = true;
+      button.textContent = H.fmt(t.send_in, { seconds: left });
+    }
+    tick();
+    this.cooldownTimer = setInterval(tick, 250);
+  };
+
+  /* Frames about the room's state are not replayed on resume (messages are): after every
+   * (re)connect, read the state once, so nothing changed while away goes unnoticed. */
+  Chat.prototype.refreshRoom = function () {
+    var self = this;
+    H.api("GET", data.urls.room).then(function (room) {
+      if (me && room.my_role && me.role && room.my_role !== me.role) {
+        window.location.reload();
+        return;
+      }
+      if (me) me.muted_until = room.my_muted_until;
+      if (room.announcement) self.showAnnouncement(room.announcement, false);
+      self.roomUpdated(room);
+    }).catch(function () { /* the next connect tries again */ });
+  };
+
+  Chat.prototype.roomUpdated = function (room) {
+    data.name = room.name;
+    document.getElementById("room-name").textContent = room.name;
+    document.title = room.name + " · " + document.title.split(" · ").slice(-1)[0];
+    this.slowMode = room.slow_mode_seconds;
+    this.posting = room.posting;
+    this.updateComposer();
+    this.fillManageForm();
+  };
+
+  Chat.prototype.memberUpdated = function (frame) {
+    if (!me || frame.member_id !== me.member_id) return;
+    if (frame.role !== me.role) {
+      // Becoming (or no longer being) a moderator changes the page's controls.
+      window.location.reload();
+      return;
+    }
+    me.muted_until = frame.muted_until;
+    this.updateComposer();
+  };
+
+  /* -- moderation: the menu's room settings, messages, members, the queue -- */
+
+  Chat.prototype.setUpModeration = function () {
+    var self = this;
+    var input = document.getElementById("composer-input");
+    input.dataset.placeholder = input.placeholder;
+    this.list.addEventListener("click", function (event) {
+      var item = event.target.closest("li.msg-actionable");
+      if (!item || !item.dataset.seq) return;
+      var m = self.messages.get(Number(item.dataset.seq));
+      if (m) self.openMessage(m);
+    });
+    document.getElementById("members-button").addEventListener("click", function () {
+      self.openMembers();
+    });
+    var reopen = document.getElementById("reopen-button");
+    if (reopen) {
+      reopen.addEventListener("click", function () {
+        H.api("POST", data.urls.reopen)
+          .then(function () { window.location.reload(); })
+          .catch(function (err) { self.toast(errorText(err)); });
+      });
+    }
+    if (!(me && me.can_moderate)) return;
+    this.setUpManageForm();
+    var queue = document.getElementById("queue-button");
+    if (queue) queue.addEventListener("click", function () { self.openQueue(); });
+    this.refreshQueueCount();
+    // A report makes no frame (the room must not watch reports come in): moderators
+    // look again now and then, and whenever they come back to the page.
+    setInterval(function () { if (!document.hidden) self.refreshQueueCount(); }, QUEUE_POLL_MS);
+    document.addEventListener("visibilitychange", function () {
+      if (!document.hidden) self.refreshQueueCount();
+    });
+  };
+
+  Chat.prototype.fillManageForm = function () {
+    var select = document.getElementById("slow-mode-select");
+    if (!select) return;
+    var value = String(this.slowMode);
+    if (!select.querySelector("option[value='" + value + "']")) {
+      select.appendChild(H.el("option", null, H.fmt(t.slow_mode_on, { seconds: value }))).value = value;
+    }
+    select.value = value;
+    document.getElementById("broadcast-toggle").checked = this.posting === "moderators";
+  };
+
+  Chat.prototype.setUpManageForm = function () {
+    var self = this;
+    var error = document.getElementById("manage-error");
+    var board = document.getElementById("announcement-input");
+    function failed(err) {
+      error.textContent = errorText(err);
+      error.hidden = false;
+    }
+    function patch(body) {
+      error.hidden = true;
+      return H.api("PATCH", data.urls.room, body)
+        .then(function (room) {
+          self.roomUpdated({ name: room.name, slow_mode_seconds: room.slow_mode_seconds, posting: room.posting });
+          self.toast(t.saved);
+        })
+        .catch(function (err) {
+          self.fillManageForm();
+          failed(err);
+        });
+    }
+    this.fillManageForm();
+    document.getElementById("menu-button").addEventListener("click", function () {
+      board.value = (document.getElementById("announcement-text").textContent || "");
+      error.hidden = true;
+    });
+    document.getElementById("announcement-save").addEventListener("click", function () {
+      error.hidden = true;
+      H.api("PUT", data.urls.announcement, { text: board.value })
+        .then(function () { self.toast(t.saved); })
+        .catch(failed);
+    });
+    document.getElementById("slow-mode-select").addEventListener("change", function (event) {
+      patch({ slow_mode_seconds: Number(event.target.value) });
+    });
+    document.getElementById("broadcast-toggle").addEventListener("change", function (event) {
+      patch({ posting: event.target.checked ? "moderators" : "everyone" });
+    });
+    var close = document.getElementById("close-button");
+    if (!close) return;
+    var confirmDialog = document.getElementById("close-dialog");
+    close.addEventListener("click", function () {
+      document.getElementById("menu-dialog").close();
+      confirmDialog.showModal();
+    });
+    document.getElementById("close-confirm").addEventListener("click", function () {
+      H.api("POST", data.urls.close)
+        .then(function () {
+          confirmDialog.close();
+          data.status = "closed";
+          self.makeReadOnly();
+        })
+        .catch(function (err) {
+          confirmDialog.close();
+          self.toast(errorText(err));
+        });
+    });
+  };
+
+  function button(text, className, onClick) {
+    var node = H.el("button", className || "secondary", text);
+    node.type = "button";
+    node.addEventListener("click", onClick);
+    return node;
+  }
+
+  Chat.prototype.memberUrl = function (memberId, action) {
+    return data.urls.room + "/members/" + encodeURIComponent(memberId) + "/" + action;
+  };
+
+  /* What one can do to a message: report it, recall it, or (moderators) hide it and act on
+   * its sender. */
+  Chat.prototype.openMessage = function (m) {
+    var self = this;
+    var dialog = document.getElementById("message-dialog");
+    var actions = document.getElementById("message-actions");
+    var form = document.getElementById("report-form");
+    var error = document.getElementById("message-error");
+    var mine = this.isMine(m);
+    var moderates = me && me.can_moderate;
+    actions.replaceChildren();
+    form.hidden = true;
+    error.hidden = true;
+    document.getElementById("message-preview").textContent =
+      (m.sender ? m.sender.display_name + ": " : "") + (m.body || t.hidden);
+    function done(promise) {
+      return promise
+        .then(function () { dialog.close(); })
+        .catch(function (err) {
+          error.textContent = errorText(err);
+          error.hidden = false;
+        });
+    }
+    var open = !this.readOnly;
+    var url = data.urls.messages + "/" + m.seq;
+    if (mine && open && !m.recalled && Date.now() - new Date(m.created_at) < 120000) {
+      actions.appendChild(button(t.recall, "secondary", function () {
+        done(H.api("DELETE", url));
+      }));
+    }
+    if (!mine && !m.recalled && m.sender) {
+      actions.appendChild(button(t.report, "secondary", function () {
+        actions.replaceChildren();
+        form.hidden = false;
+        document.getElementById("report-text").value = "";
+        form.onsubmit = function (event) {
+          event.preventDefault();
+          done(
+            H.api("POST", url + "/report", {
+              reason: document.getElementById("report-reason").value,
+              text: document.getElementById("report-text").value,
+            }).then(function () { self.toast(t.reported); })
+          );
+        };
+      }));
+    }
+    if (moderates && !m.recalled) {
+      actions.appendChild(button(m.hidden ? t.unhide : t.hide, "secondary", function () {
+        done(H.api("POST", url + (m.hidden ? "/unhide" : "/hide")).then(function (reply) {
+          self.replaceMessage(reply);
+          self.refreshQueueCount();
+        }));
+      }));
+      var sender = m.sender;
+      if (sender && !mine && sender.role !== "owner" && (sender.role !== "moderator" || me.can_manage)) {
+        actions.appendChild(button(t.mute, "secondary", function () {
+          done(H.api("POST", self.memberUrl(sender.member_id, "mute"), { minutes: 10 }));
+        }));
+        actions.appendChild(button(t.ban, "danger", function () {
+          if (!window.confirm(H.fmt(t.confirm_ban, { name: sender.display_name }))) return;
+          done(H.api("POST", self.memberUrl(sender.member_id, "ban")));
+        }));
+      }
+    }
+    if (!actions.children.length) return;
+    dialog.showModal();
+  };
+
+  /* The members sheet: everyone sees who is here; moderators mute and remove from it. */
+  Chat.prototype.openMembers = function () {
+    var self = this;
+    var dialog = document.getElementById("members-dialog");
+    var list = document.getElementById("members-list");
+    var more = document.getElementById("members-more");
+    var error = document.getElementById("members-error");
+    list.replaceChildren();
+    error.hidden = true;
+    function row(member) {
+      var item = H.el("li", "member-row");
+      item.dataset.memberId = member.member_id;
+      var face = H.el("img", "msg-avatar");
+      face.setAttribute("src", member.avatar_url);
+      face.setAttribute("alt", "");
+      face.setAttribute("width", "28");
+      face.setAttribute("height", "28");
+      item.appendChild(face);
+      var name = H.el("span", "member-name", member.display_name);
+      var badge = t["role_" + member.role];
+      if (badge) name.appendChild(H.el("span", "msg-badge msg-badge-" + member.role, badge));
+      item.appendChild(name);
+      var actable = me && me.can_moderate && member.member_id !== me.member_id &&
+        member.role !== "owner" && (member.role !== "moderator" || me.can_manage);
+      if (actable) {
+        var tools = H.el("span", "member-tools");
+        var muted = false;
+        var mute = button(t.mute, "ghost small", function () {
+          var action = muted ? H.api("POST", self.memberUrl(member.member_id, "unmute"))
+            : H.api("POST", self.memberUrl(member.member_id, "mute"), { minutes: 10 });
+          action.then(function (standing) {
+            muted = !!standing.muted_until;
+            mute.textContent = muted ? t.unmute : t.mute;
+          }).catch(failed);
+        });
+        tools.appendChild(mute);
+        tools.appendChild(button(t.ban, "ghost small danger", function () {
+          if (!window.confirm(H.fmt(t.confirm_ban, { name: member.display_name }))) return;
+          H.api("POST", self.memberUrl(member.member_id, "ban"))
+            .then(function () { item.remove(); })
+            .catch(failed);
+        }));
+        if (me.can_manage) {
+          var moderator = member.role === "moderator";
+          tools.appendChild(button(moderator ? t.make_member : t.make_moderator, "ghost small", function () {
+            H.api("POST", self.memberUrl(member.member_id, "role"), { role: moderator ? "member" : "moderator" })
+              .then(function (standing) {
+                member.role = standing.role;
+                item.replaceWith(row(member));
+              })
+              .catch(failed);
+          }));
+        }
+        item.appendChild(tools);
+      }
+      return item;
+    }
+    function failed(err) {
+      error.textContent = errorText(err);
+      error.hidden = false;
+    }
+    function load(cursor) {
+      var url = data.urls.members + "?limit=100" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "");
+      H.api("GET", url).then(function (page) {
+        page.results.forEach(function (member) { list.appendChild(row(member)); });
+        more.hidden = !page.next;
+        more.onclick = function () { load(page.next); };
+      }).catch(failed);
+    }
+    load(null);
+    dialog.showModal();
+  };
+
+  Chat.prototype.refreshQueueCount = function () {
+    var badge = document.getElementById("queue-count");
+    if (!badge || !(me && me.can_moderate)) return;
+    var self = this;
+    clearTimeout(this.queueTimer);
+    // Debounced: a wave of reports or held messages costs one request.
+    this.queueTimer = setTimeout(function () {
+      H.api("GET", data.urls.reports).then(function (page) {
+        var count = page.results.length + (page.next ? "+" : "");
+        badge.textContent = String(count);
+        badge.hidden = !page.results.length;
+        self.queue = page.results;
+      }).catch(function () { /* the next change refreshes it */ });
+    }, 300);
+  };
+
+  /* The moderators' queue: held and reported messages, each kept or hidden. */
+  Chat.prototype.openQueue = function () {
+    var self = this;
+    var dialog = document.getElementById("queue-dialog");
+    var list = document.getElementById("queue-list");
+    var empty = document.getElementById("queue-empty");
+    list.replaceChildren();
+    empty.hidden = true;
+    function item(entry) {
+      var m = entry.message;
+      var node = H.el("li", "queue-item");
+      node.dataset.seq = String(m.seq);
+      node.appendChild(H.el("p", "queue-who", m.sender ? m.sender.display_name : ""));
+      node.appendChild(H.el("p", "queue-body", m.body));
+      var why = [];
+      if (entry.held) why.push(t.queue_held);
+      if (entry.reports.count) {
+        var reasons = Object.keys(entry.reports.reasons).map(function (key) {
+          return t["reason_" + key] + " × " + entry.reports.reasons[key];
+        }).join(", ");
+        why.push(H.fmt(t.queue_reports, { count: entry.reports.count, reasons: reasons }));
+      }
+      entry.reports.notes.forEach(function (note) { why.push("“" + note + "”"); });
+      node.appendChild(H.el("p", "queue-why muted", why.join(" · ")));
+      var tools = H.el("div", "row");
+      function settle(path, then) {
+        return H.api("POST", data.urls.messages + "/" + m.seq + path)
+          .then(function (reply) {
+            self.replaceMessage(reply);
+            return then ? then() : null;
+          })
+          .then(function () {
+            node.remove();
+            empty.hidden = !!list.children.length;
+            self.refreshQueueCount();
+          })
+          .catch(function (err) { self.toast(errorText(err)); });
+      }
+      tools.appendChild(button(t.keep, "secondary", function () { settle("/unhide"); }));
+      tools.appendChild(button(t.hide, "secondary", function () { settle("/hide"); }));
+      if (m.sender && m.sender.role === "member") {
+        tools.appendChild(button(t.hide + " + " + t.mute, "secondary", function () {
+          settle("/hide", function () {
+            return H.api("POST", self.memberUrl(m.sender.member_id, "mute"), { minutes: 10 });
+          });
+        }));
+        tools.appendChild(button(t.hide + " + " + t.ban, "danger", function () {
+          if (!window.confirm(H.fmt(t.confirm_ban, { name: m.sender.display_name }))) return;
+          settle("/hide", function () { return H.api("POST", self.memberUrl(m.sender.member_id, "ban")); });
+        }));
+      }
+      node.appendChild(tools);
+      return node;
+    }
+    H.api("GET", data.urls.reports).then(function (page) {
+      page.results.forEach(function (entry) { list.appendChild(item(entry)); });
+      empty.hidden = !!page.results.length;
+    }).catch(function (err) { self.toast(errorText(err)); });
+    dialog.showModal();
   };
 
   Chat.prototype.setUpShare = function () {

@@ -32,6 +32,8 @@ def room_form_data(room: Room, members: dict | None = None, **overrides) -> dict
         "latitude": "" if room.latitude is None else str(room.latitude),
         "longitude": "" if room.longitude is None else str(room.longitude),
         "radius_m": "" if room.radius_m is None else str(room.radius_m),
+        "slow_mode_seconds": str(room.slow_mode_seconds),
+        "posting": room.posting,
     }
     rows = list(Membership.objects.filter(room=room).order_by("joined_at", "id"))
     data.update(

@@ -10,13 +10,12 @@ from django.core.management import call_command  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from history.models import Message  # noqa: E402
-from rooms.models import Room  # noqa: E402
+from rooms.models import Membership, Room  # noqa: E402
 from tests.admin.helpers import change_url, room_form_data  # noqa: E402
 from tests.factories import RoomFactory, UserFactory, join, post  # noqa: E402
 from tests.live.helpers import (  # noqa: E402
     open_member_socket,
     receive,
-    receive_close,
     receive_until_close,
 )
 
@@ -38,7 +37,16 @@ async def test_admin_ban_closes_the_members_sockets(organiser, organiser_client)
     data = await db(room_form_data)(room, members={ann: {"banned": "on"}})
     response = await db(organiser_client.post)(change_url(room), data)
     assert response.status_code == 302
-    assert await receive_close(ann_socket) == 4403
+    banned = await db(lambda: Membership.objects.get(pk=ann.pk))()
+    updated = {
+        "type": "member_updated",
+        "member_id": banned.member_id,
+        "role": "member",
+        "muted_until": None,
+        "banned": True,
+    }
+    assert await receive_until_close(ann_socket) == ([updated], 4403)
+    assert await receive(owner_socket) == updated
     assert await receive(owner_socket) == {"type": "members", "count": 1}
     assert await owner_socket.receive_nothing(timeout=0.3)
     await owner_socket.disconnect()
@@ -65,7 +73,8 @@ async def test_admin_close_now_sends_room_closed_then_4410(organiser, organiser_
     ann = await db(member_of)(room, "Ann")
     ann_socket, _ = await open_member_socket(room.code, ann.user)
     response = await db(organiser_client.post)(
-        "/admin/rooms/room/", {"action": "close_rooms", "_selected_action": [str(room.pk)]}
+        "/admin/rooms/room/",
+        {"action": "close_rooms", "_selected_action": [str(room.pk)], "confirmed": "yes"},
     )
     assert response.status_code == 302
     assert await receive_until_close(ann_socket) == ([{"type": "room_closed"}], 4410)

@@ -86,7 +86,7 @@ def test_message_unhide_action_pushes_message_restored(
     room = RoomFactory(owner=organiser)
     ann = join(room, display_name="Ann").user
     message = post(room, ann, "not spam after all", client_id="c-1")
-    history_services.message_set_hidden(message=message, hidden=True)
+    history_services.message_set_hidden(message=message, hidden=True, actor=None)
     live = listen(room)
     with django_capture_on_commit_callbacks(execute=True):
         organiser_client.post(
@@ -104,6 +104,8 @@ def test_message_unhide_action_pushes_message_restored(
                 "kind": "text",
                 "body": "not spam after all",
                 "hidden": False,
+                "review": "none",
+                "recalled": False,
                 "created_at": message.created_at.isoformat().replace("+00:00", "Z"),
             },
         }

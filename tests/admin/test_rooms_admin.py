@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from history import services as history_services
 from history.models import Message
-from rooms.models import Membership, Room
+from rooms.models import Membership, ModerationAction, Room
 from tests.admin.helpers import change_url, client_for, local_parts, room_form_data
 from tests.factories import RoomFactory, join, post
 
@@ -102,7 +102,7 @@ def test_admin_index_organiser_sees_rooms_members_messages_only(organiser_client
     models = sorted(
         model["object_name"] for app in response.context["app_list"] for model in app["models"]
     )
-    assert models == ["Membership", "Message", "Room"]
+    assert models == ["ContentRule", "Membership", "Message", "ModerationAction", "Report", "Room"]
 
 
 def test_staff_outside_organisers_group_gets_nothing(db):
@@ -259,7 +259,7 @@ def test_room_change_announcement_pushes_event(
     ]
 
 
-def test_room_change_without_announcement_change_pushes_nothing(
+def test_room_rename_pushes_room_updated_only(
     organiser, organiser_client, listen, django_capture_on_commit_callbacks
 ):
     room = RoomFactory(owner=organiser)
@@ -269,7 +269,18 @@ def test_room_change_without_announcement_change_pushes_nothing(
     assert response.status_code == 302
     room.refresh_from_db()
     assert room.name == "Renamed"
-    assert live.frames() == []
+    assert live.frames(1) == [
+        {
+            "type": "room_updated",
+            "room": {
+                "name": "Renamed",
+                "expires_at": room.expires_at.isoformat().replace("+00:00", "Z"),
+                "slow_mode_seconds": 0,
+                "posting": "everyone",
+            },
+        }
+    ]
+    assert ModerationAction.objects.get(room=room).detail == {"name": "Renamed"}
 
 
 def test_room_change_expiry_and_geofence(organiser, organiser_client):
@@ -365,7 +376,14 @@ def test_member_inline_ban_pushes_events(
     assert response.status_code == 302
     target.refresh_from_db()
     assert target.banned is True
-    assert live.frames(2) == [
+    assert live.frames(3) == [
+        {
+            "type": "member_updated",
+            "member_id": target.member_id,
+            "role": "member",
+            "muted_until": None,
+            "banned": True,
+        },
         {
             "type": "room.control",
             "action": "close_member",
@@ -439,7 +457,14 @@ def test_membership_change_page_bans_through_service(
             f"/admin/rooms/membership/{target.pk}/change/", {"role": "member", "banned": "on"}
         )
     assert response.status_code == 302
-    assert live.frames(2) == [
+    assert live.frames(3) == [
+        {
+            "type": "member_updated",
+            "member_id": target.member_id,
+            "role": "member",
+            "muted_until": None,
+            "banned": True,
+        },
         {
             "type": "room.control",
             "action": "close_member",
@@ -471,11 +496,15 @@ def test_room_action_close_now_pushes_room_closed(
     live = listen(room)
     with django_capture_on_commit_callbacks(execute=True):
         response = organiser_client.post(
-            CHANGELIST, {"action": "close_rooms", "_selected_action": [str(room.pk)]}, follow=True
+            CHANGELIST,
+            {"action": "close_rooms", "_selected_action": [str(room.pk)], "confirmed": "yes"},
+            follow=True,
         )
     room.refresh_from_db()
     assert room.closed_at is not None
-    assert [str(m) for m in response.context["messages"]] == ["Closed 1 room."]
+    assert [str(m) for m in response.context["messages"]] == [
+        "Closed 1 room. “Reopen” undoes it until a room's expiry."
+    ]
     assert live.frames(1) == [{"type": "room_closed"}]
 
 
@@ -504,7 +533,7 @@ def test_room_action_export_csv_exact_bytes(organiser, organiser_client):
     ann = join(room, display_name="Ann").user
     post(room, ann, '你好, "世界"')
     hidden = post(room, ann, "oops")
-    history_services.message_set_hidden(message=hidden, hidden=True)
+    history_services.message_set_hidden(message=hidden, hidden=True, actor=None)
     stamp = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)  # 11:04:05 in Asia/Shanghai
     Message.objects.filter(room=room).update(created_at=stamp)
     other = RoomFactory(owner=organiser)
@@ -538,7 +567,8 @@ def test_room_changelist_translated(organiser, organiser_client, language):
     if language == "zh-hans":
         for text in [
             "房间",
-            "立即关闭",
+            "关闭…",
+            "重新开放",
             "延长一天",
             "导出聊天记录（CSV）",
             "状态",
@@ -547,7 +577,14 @@ def test_room_changelist_translated(organiser, organiser_client, language):
         ]:
             assert text in content, text
     else:
-        for text in ["Rooms", "Close now", "Extend by a day", "Export history as CSV", "expired"]:
+        for text in [
+            "Rooms",
+            "Close…",
+            "Reopen (before expiry)",
+            "Extend by a day",
+            "Export history as CSV",
+            "expired",
+        ]:
             assert text in content, text
 
 

@@ -156,7 +156,7 @@ def test_enter_geofence_owner_always_allowed(user):
 
 def test_enter_banned_is_403(room):
     membership = join(room)
-    membership_set_banned(membership=membership, banned=True)
+    membership_set_banned(membership=membership, banned=True, actor=None)
     response = api_client_for(membership.user).post(
         f"/api/v1/rooms/{room.code}/enter", {}, format="json"
     )
@@ -165,7 +165,7 @@ def test_enter_banned_is_403(room):
 
 
 def test_enter_closed_room_is_410(room, other_user):
-    room_close(room=room)
+    room_close(room=room, actor=None)
     response = api_client_for(other_user).post(
         f"/api/v1/rooms/{room.code}/enter", {}, format="json"
     )
@@ -315,7 +315,7 @@ def test_message_post_after_leaving_is_403(room):
 
 def test_message_post_banned_is_403(room):
     membership = join(room)
-    membership_set_banned(membership=membership, banned=True)
+    membership_set_banned(membership=membership, banned=True, actor=None)
     response = api_client_for(membership.user).post(
         f"/api/v1/rooms/{room.code}/messages", {"body": "hi", "client_id": "c"}, format="json"
     )
@@ -325,7 +325,7 @@ def test_message_post_banned_is_403(room):
 
 def test_message_post_muted_is_403(room):
     membership = join(room)
-    membership = membership_mute(membership=membership, minutes=5)
+    membership = membership_mute(membership=membership, minutes=5, actor=None)
     response = api_client_for(membership.user).post(
         f"/api/v1/rooms/{room.code}/messages", {"body": "hi", "client_id": "c"}, format="json"
     )
@@ -338,7 +338,7 @@ def test_message_post_muted_is_403(room):
 
 def test_message_post_closed_room_is_410(room):
     membership = join(room)
-    room_close(room=room)
+    room_close(room=room, actor=None)
     response = api_client_for(membership.user).post(
         f"/api/v1/rooms/{room.code}/messages", {"body": "hi", "client_id": "c"}, format="json"
     )
@@ -433,6 +433,8 @@ def test_messages_after_catches_up_in_ascending_seq(chat):
         "kind": "system",
         "body": "Ann joined",
         "hidden": False,
+        "review": "none",
+        "recalled": False,
         "created_at": body["results"][0]["created_at"],
     }
     assert body["has_more"] is True
@@ -493,7 +495,7 @@ def test_messages_limit_bounds_are_inclusive(chat):
 def test_messages_hidden_come_back_empty(chat):
     room, membership = chat
     message = Message.objects.get(room=room, seq=5)
-    message_set_hidden(message=message, hidden=True)
+    message_set_hidden(message=message, hidden=True, actor=None)
     client = api_client_for(membership.user)
     body = client.get(f"/api/v1/rooms/{room.code}/messages", {"after": 4, "limit": 1}).json()
     assert body["results"] == [{**expected_payload(message, "Ann"), "body": "", "hidden": True}]
@@ -512,14 +514,14 @@ def test_messages_read_by_non_member_is_403(chat, other_user):
 def test_messages_read_by_banned_is_403(chat):
     room, _ = chat
     banned = join(room)
-    membership_set_banned(membership=banned, banned=True)
+    membership_set_banned(membership=banned, banned=True, actor=None)
     response = api_client_for(banned.user).get(f"/api/v1/rooms/{room.code}/messages")
     assert (response.status_code, response.json()["code"]) == (403, "banned")
 
 
 def test_messages_read_by_muted_member_works(chat):
     room, membership = chat
-    membership_mute(membership=membership, minutes=5)
+    membership_mute(membership=membership, minutes=5, actor=None)
     response = api_client_for(membership.user).get(f"/api/v1/rooms/{room.code}/messages")
     assert response.status_code == 200
 
@@ -529,7 +531,7 @@ def test_messages_read_after_close_and_expiry_still_works(chat):
     client = api_client_for(membership.user)
     Room.objects.filter(pk=room.pk).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
     assert len(client.get(f"/api/v1/rooms/{room.code}/messages").json()["results"]) == 10
-    room_close(room=room)
+    room_close(room=room, actor=None)
     assert len(client.get(f"/api/v1/rooms/{room.code}/messages").json()["results"]) == 10
     assert client.get(f"/api/v1/rooms/{room.code}/messages/info").json() == {
         "count": 10,

@@ -91,7 +91,7 @@ async def test_connect_non_member_closes_4403(room):
 async def test_connect_banned_member_closes_4403(room):
     banned = await db(make_member)(room, "Bob")
     membership = await db(Membership.objects.get)(room=room, user=banned)
-    await db(room_services.membership_set_banned)(membership=membership, banned=True)
+    await db(room_services.membership_set_banned)(membership=membership, banned=True, actor=None)
     communicator = await open_socket(room.code, banned)
     assert await receive_close(communicator) == 4403
 
@@ -104,7 +104,7 @@ async def test_connect_member_who_left_closes_4403(room):
 
 
 async def test_connect_closed_room_sends_room_closed_then_4410(room, user):
-    await db(room_services.room_close)(room=room)
+    await db(room_services.room_close)(room=room, actor=None)
     communicator = await open_socket(room.code, user)
     assert await receive_until_close(communicator) == ([{"type": "room_closed"}], 4410)
 
@@ -267,7 +267,9 @@ async def test_invalid_json_gets_error(room, user):
 async def test_send_while_muted_gets_muted_error(room, user):
     ann = await db(make_member)(room, "Ann")
     membership = await db(Membership.objects.get)(room=room, user=ann)
-    membership = await db(room_services.membership_mute)(membership=membership, minutes=5)
+    membership = await db(room_services.membership_mute)(
+        membership=membership, minutes=5, actor=None
+    )
     communicator, _ = await open_member_socket(room.code, ann)
     await communicator.send_json_to({"type": "send", "body": "hi", "client_id": "m"})
     assert await receive(communicator) == {
@@ -290,6 +292,7 @@ async def test_send_over_the_throttle_gets_rate_limited_error(room, user, settin
         "type": "error",
         "code": "rate_limited",
         "detail": "Slow down: at most 2 messages every 10 s.",
+        "retry_after": 10,
     }
     await communicator.disconnect()
 
@@ -303,7 +306,9 @@ async def test_ping_gets_pong(room, user):
 
 async def test_announcement_frame(room, user):
     communicator, _ = await open_member_socket(room.code, user)
-    room = await db(room_services.announcement_set)(room=room, text=" Keynote moved to hall B ")
+    room = await db(room_services.announcement_set)(
+        room=room, text=" Keynote moved to hall B ", actor=None
+    )
     assert await receive(communicator) == {
         "type": "announcement",
         "announcement": {
@@ -329,9 +334,9 @@ async def test_message_hidden_and_restored_frames(room, user):
     communicator, _ = await open_member_socket(room.code, user)
     message = await db(post)(room, user, "oops", client_id="h")
     await receive(communicator)
-    await db(history_services.message_set_hidden)(message=message, hidden=True)
+    await db(history_services.message_set_hidden)(message=message, hidden=True, actor=None)
     assert await receive(communicator) == {"type": "message_hidden", "seq": 1}
-    await db(history_services.message_set_hidden)(message=message, hidden=False)
+    await db(history_services.message_set_hidden)(message=message, hidden=False, actor=None)
     restored = await db(lambda: expected_message_frame(stored(room, 1), user.nickname))()
     assert await receive(communicator) == {
         "type": "message_restored",
@@ -344,7 +349,7 @@ async def test_room_closed_frame_then_4410_for_everyone(room, user):
     ann = await db(make_member)(room, "Ann")
     owner_socket, _ = await open_member_socket(room.code, user)
     ann_socket, _ = await open_member_socket(room.code, ann)
-    await db(room_services.room_close)(room=room)
+    await db(room_services.room_close)(room=room, actor=None)
     assert await receive_until_close(owner_socket) == ([{"type": "room_closed"}], 4410)
     assert await receive_until_close(ann_socket) == ([{"type": "room_closed"}], 4410)
     assert get_hub().feeds == {}
@@ -379,8 +384,16 @@ async def test_ban_closes_that_members_sockets_4403(room, user):
     owner_socket, _ = await open_member_socket(room.code, user)
     ann_socket, _ = await open_member_socket(room.code, ann)
     membership = await db(Membership.objects.get)(room=room, user=ann)
-    await db(room_services.membership_set_banned)(membership=membership, banned=True)
-    assert await receive_close(ann_socket) == 4403
+    await db(room_services.membership_set_banned)(membership=membership, banned=True, actor=None)
+    updated = {
+        "type": "member_updated",
+        "member_id": membership.member_id,
+        "role": "member",
+        "muted_until": None,
+        "banned": True,
+    }
+    assert await receive_until_close(ann_socket) == ([updated], 4403)
+    assert await receive(owner_socket) == updated
     assert await receive(owner_socket) == {"type": "members", "count": 1}
     await owner_socket.disconnect()
 
@@ -618,7 +631,18 @@ async def test_send_after_room_was_extended_past_its_old_expiry_is_stored(user):
         expires_at=timezone.now() + dt.timedelta(seconds=3)  # room to connect on a busy machine
     )
     communicator, _ = await open_member_socket(room.code, user)
-    await db(room_services.room_extend)(room=room, by=dt.timedelta(days=1))
+    await db(room_services.room_extend)(room=room, by=dt.timedelta(days=1), actor=None)
+    extended = await receive(communicator)
+    await db(room.refresh_from_db)()
+    assert extended == {
+        "type": "room_updated",
+        "room": {
+            "name": room.name,
+            "expires_at": iso_datetime(room.expires_at),
+            "slow_mode_seconds": 0,
+            "posting": "everyone",
+        },
+    }
     await asyncio.sleep(3.5)
     await communicator.send_json_to({"type": "send", "body": "still here", "client_id": "e1"})
     frame = await receive(communicator)
@@ -672,7 +696,7 @@ async def test_ban_landing_during_connect_closes_the_socket_4403(room, user, mon
 
     def ban(room):
         membership = Membership.objects.get(room=room, user=ann)
-        room_services.membership_set_banned(membership=membership, banned=True)
+        room_services.membership_set_banned(membership=membership, banned=True, actor=None)
 
     _open_room_then(monkeypatch, ban)
     communicator = await open_socket(room.code, ann)
@@ -694,7 +718,8 @@ async def test_leave_landing_during_connect_closes_the_socket_4403(room, user, m
 
 async def test_close_landing_during_connect_sends_room_closed_4410(room, user, monkeypatch):
     _open_room_then(
-        monkeypatch, lambda room: room_services.room_close(room=Room.objects.get(pk=room.pk))
+        monkeypatch,
+        lambda room: room_services.room_close(room=Room.objects.get(pk=room.pk), actor=None),
     )
     communicator = await open_socket(room.code, user)
     frames, code = await receive_until_close(communicator)

@@ -109,6 +109,8 @@ def test_room_page_anonymous_gets_nickname_prompt_and_no_history():
         "geofence": None,
         "needs_location": False,
         "member_count": 1,
+        "slow_mode_seconds": 0,
+        "posting": "everyone",
         "announcement": None,
         "me": None,
         "can_read": False,
@@ -119,6 +121,11 @@ def test_room_page_anonymous_gets_nickname_prompt_and_no_history():
             "leave": f"/api/v1/rooms/{room.code}/leave",
             "messages": f"/api/v1/rooms/{room.code}/messages",
             "qrcode": f"/api/v1/rooms/{room.code}/qrcode",
+            "members": f"/api/v1/rooms/{room.code}/members",
+            "announcement": f"/api/v1/rooms/{room.code}/announcement",
+            "close": f"/api/v1/rooms/{room.code}/close",
+            "reopen": f"/api/v1/rooms/{room.code}/reopen",
+            "reports": f"/api/v1/rooms/{room.code}/reports",
             "guest": "/api/v1/auth/guest",
             "socket": f"/ws/rooms/{room.code}/",
             "poster": f"/r/{room.code}/poster/",
@@ -163,6 +170,9 @@ def test_room_page_member_gets_chat_with_their_data():
         "avatar": membership.avatar,
         "is_member": True,
         "can_manage": False,
+        "can_moderate": False,
+        "role": "member",
+        "muted_until": None,
     }
     assert (data["can_read"], data["member_count"]) == (True, 2)
     assert data["announcement"] == {"text": "", "updated_at": None}

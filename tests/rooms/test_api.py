@@ -24,7 +24,7 @@ from tests.factories import (
     member,
     post,
 )
-from tests.helpers import api_client_for
+from tests.helpers import api_client_for, throttle_rates
 
 pytestmark = pytest.mark.django_db
 
@@ -94,6 +94,10 @@ def test_room_create_returns_detail_with_owner_as_member(user):
         "my_display_name": user.nickname,
         **my_preset(room, user),
         "can_manage": True,
+        "can_moderate": True,
+        "my_muted_until": None,
+        "slow_mode_seconds": 0,
+        "posting": "everyone",
         "announcement": {"text": "", "updated_at": None},
     }
     assert room.name == "PyCon China"
@@ -222,11 +226,8 @@ def test_room_create_non_finite_coordinate_is_400(user):
     assert response.json()["code"] == "invalid"
 
 
-def test_room_create_throttled_per_user_is_429(user, other_user, monkeypatch):
-    from rest_framework.throttling import ScopedRateThrottle
-
-    # DRF reads the rates (HUILIAO_ROOM_CREATE_RATE) once at start-up.
-    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"room_create": "2/hour"})
+def test_room_create_throttled_per_user_is_429(user, other_user, settings):
+    throttle_rates(settings, room_create="2/hour")
     client = api_client_for(user)
     responses = [client.post("/api/v1/rooms", {"name": "Hall"}, format="json") for _ in range(3)]
     assert [r.status_code for r in responses] == [201, 201, 429]
@@ -355,7 +356,7 @@ def venue_rooms(db):
     closed = RoomFactory(name="Closed", geofence=Geofence(**VENUE))
     from rooms.services import room_close
 
-    room_close(room=closed)
+    room_close(room=closed, actor=None)
     expired = RoomFactory(name="Expired", geofence=Geofence(**VENUE))
     Room.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - dt.timedelta(minutes=1))
     return inside, bigger
@@ -448,7 +449,7 @@ def test_room_nearby_queries_do_not_grow(user, items, django_assert_num_queries)
 def test_room_info_for_non_member_hides_announcement(room, other_user):
     from rooms.services import announcement_set
 
-    announcement_set(room=room, text="Lunch at noon")
+    announcement_set(room=room, text="Lunch at noon", actor=None)
     response = api_client_for(other_user).get(f"/api/v1/rooms/{room.code.lower()}")
     assert response.status_code == 200
     assert response.json() == {
@@ -460,6 +461,10 @@ def test_room_info_for_non_member_hides_announcement(room, other_user):
         "my_avatar": None,
         "my_avatar_url": None,
         "can_manage": False,
+        "can_moderate": False,
+        "my_muted_until": None,
+        "slow_mode_seconds": 0,
+        "posting": "everyone",
         "announcement": None,
     }
 
@@ -468,7 +473,7 @@ def test_room_info_for_member_shows_role_name_and_announcement(room):
     from rooms.services import announcement_set
 
     membership = join(room, display_name="Ann")
-    announcement_set(room=room, text="Lunch at noon")
+    announcement_set(room=room, text="Lunch at noon", actor=None)
     room.refresh_from_db()
     response = api_client_for(membership.user).get(f"/api/v1/rooms/{room.code}")
     assert response.json() == {
@@ -478,6 +483,10 @@ def test_room_info_for_member_shows_role_name_and_announcement(room):
         "my_display_name": "Ann",
         **my_preset(room, membership.user),
         "can_manage": False,
+        "can_moderate": False,
+        "my_muted_until": None,
+        "slow_mode_seconds": 0,
+        "posting": "everyone",
         "announcement": {"text": "Lunch at noon", "updated_at": iso(room.announcement_updated_at)},
     }
 
@@ -505,7 +514,7 @@ def test_room_info_banned_member_is_not_a_member(room):
     from rooms.services import membership_set_banned
 
     membership = join(room)
-    membership_set_banned(membership=membership, banned=True)
+    membership_set_banned(membership=membership, banned=True, actor=None)
     body = api_client_for(membership.user).get(f"/api/v1/rooms/{room.code}").json()
     assert (body["is_member"], body["my_role"], body["announcement"]) == (False, None, None)
 
@@ -624,7 +633,7 @@ def test_announcement_set_too_long_is_400(room, user):
 def test_announcement_set_on_closed_room_is_410(room, user):
     from rooms.services import room_close
 
-    room_close(room=room)
+    room_close(room=room, actor=None)
     response = api_client_for(user).put(
         f"/api/v1/rooms/{room.code}/announcement", {"text": "hi"}, format="json"
     )
@@ -675,7 +684,7 @@ def test_members_list_for_non_member_or_banned_is_403(room, other_user):
     response = api_client_for(other_user).get(f"/api/v1/rooms/{room.code}/members")
     assert (response.status_code, response.json()["code"]) == (403, "not_member")
     banned = join(room)
-    membership_set_banned(membership=banned, banned=True)
+    membership_set_banned(membership=banned, banned=True, actor=None)
     response = api_client_for(banned.user).get(f"/api/v1/rooms/{room.code}/members")
     assert response.status_code == 403
     assert response.json() == {"detail": "You have been removed from this room.", "code": "banned"}

@@ -36,6 +36,53 @@ def test_message_hidden_frame():
     assert roundtrip(protocol.message_hidden_frame(4)) == {"type": "message_hidden", "seq": 4}
 
 
+def test_message_recalled_frame():
+    assert roundtrip(protocol.message_recalled_frame(9)) == {"type": "message_recalled", "seq": 9}
+
+
+def test_room_updated_frame():
+    frame = protocol.room_updated_frame(
+        name="Keynote",
+        expires_at=dt.datetime(2026, 12, 1, 18, 0, tzinfo=dt.UTC),
+        slow_mode_seconds=30,
+        posting="moderators",
+    )
+    assert roundtrip(frame) == {
+        "type": "room_updated",
+        "room": {
+            "name": "Keynote",
+            "expires_at": "2026-12-01T18:00:00Z",
+            "slow_mode_seconds": 30,
+            "posting": "moderators",
+        },
+    }
+
+
+def test_member_updated_frame():
+    frame = protocol.member_updated_frame(
+        member_id="m1",
+        role="member",
+        muted_until=dt.datetime(2026, 12, 1, 18, 5, tzinfo=dt.UTC),
+        banned=False,
+    )
+    assert roundtrip(frame) == {
+        "type": "member_updated",
+        "member_id": "m1",
+        "role": "member",
+        "muted_until": "2026-12-01T18:05:00Z",
+        "banned": False,
+    }
+
+
+def test_error_frame_with_retry_after():
+    assert roundtrip(protocol.error_frame("slow_mode", "Wait.", retry_after=12)) == {
+        "type": "error",
+        "code": "slow_mode",
+        "detail": "Wait.",
+        "retry_after": 12,
+    }
+
+
 def test_resume_truncated_frame():
     assert roundtrip(protocol.resume_truncated_frame(501)) == {
         "type": "resume_truncated",

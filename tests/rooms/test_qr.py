@@ -73,7 +73,7 @@ def test_qrcode_stored_once_and_redrawn_only_when_url_or_name_changes(settings, 
             qr.META_URL: f"https://chat.example.org/r/{room.code}/",
             qr.META_NAME: room.name,
         }
-    services.room_update(room=room, name="新的名字")
+    services.room_update(room=room, name="新的名字", actor=None)
     client.get(f"/api/v1/rooms/{room.code}/qrcode")
     with default_storage.open(name, "rb") as handle:
         assert Image.open(handle).info[qr.META_NAME] == "新的名字"
@@ -131,7 +131,7 @@ def test_qrcode_owner_and_superuser_read_it(room, user):
 
 def test_qrcode_banned_member_is_403(room):
     membership = join(room)
-    services.membership_set_banned(membership=membership, banned=True)
+    services.membership_set_banned(membership=membership, banned=True, actor=None)
     response = api_client_for(membership.user).get(f"/api/v1/rooms/{room.code}/qrcode")
     assert response.json() == {"detail": "You have been removed from this room.", "code": "banned"}
 
@@ -180,7 +180,7 @@ def session_client(user) -> Client:
 
 def test_poster_for_owner(user):
     room = RoomFactory(owner=user, name="量子计算大会")
-    services.announcement_set(room=room, text="茶歇 15:30 <b>二楼</b>")
+    services.announcement_set(room=room, text="茶歇 15:30 <b>二楼</b>", actor=None)
     response = session_client(user).get(f"/r/{room.code}/poster/")
     assert response.status_code == 200
     content = response.content.decode()

@@ -4,9 +4,8 @@ never a 500 or Django's HTML page."""
 import pytest
 from django.contrib import admin
 from rest_framework.authtoken.models import Token, TokenProxy
-from rest_framework.throttling import ScopedRateThrottle
 
-from tests.helpers import api_client_for
+from tests.helpers import api_client_for, throttle_rates
 
 
 @pytest.mark.django_db
@@ -58,8 +57,8 @@ def test_user_admin_refuses_openid_lookups(admin_client):
 
 
 @pytest.mark.django_db
-def test_announcement_writes_are_throttled_reads_are_not(room, user, monkeypatch):
-    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"announcement": "3/min"})
+def test_announcement_writes_are_throttled_reads_are_not(room, user, settings):
+    throttle_rates(settings, announcement="3/min")
     owner = api_client_for(user)
     url = f"/api/v1/rooms/{room.code}/announcement"
     statuses = [owner.put(url, {"text": f"v{n}"}, format="json").status_code for n in range(4)]

@@ -25,7 +25,7 @@ class Command(BaseCommand):
             if dry_run:
                 self.stdout.write(f"would close {room.code} {room.name!r} (expired {when})")
                 closed += 1
-            elif services.room_close(room=room):
+            elif services.room_close(room=room, actor=None):
                 # room_close commits, then publishes: its sockets get room_closed now.
                 self.stdout.write(f"closed {room.code} {room.name!r} (expired {when})")
                 closed += 1

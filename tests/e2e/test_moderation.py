@@ -1,0 +1,150 @@
+"""Running the room from the room, on two phones: the organiser's and an attendee's."""
+
+import re
+
+import pytest
+from django.test import Client
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import off_loop
+from tests.e2e.test_chat import bubbles, join_as, send
+from tests.factories import RoomFactory, UserFactory, join, post
+
+pytestmark = pytest.mark.e2e
+
+HIDDEN = "This message was hidden by a moderator."
+
+
+def log_in(context, user, base_url: str) -> None:
+    """The organiser's browser, signed in (as the admin's login would leave it)."""
+
+    def session_key() -> str:
+        client = Client()
+        client.force_login(user)
+        return client.cookies["sessionid"].value
+
+    context.add_cookies([{"name": "sessionid", "value": off_loop(session_key), "url": base_url}])
+
+
+@pytest.fixture
+def organiser_room(new_context):
+    owner = off_loop(UserFactory, nickname="Olga")
+    return off_loop(RoomFactory, owner=owner, name="Keynote")
+
+
+def organiser_page(new_context, daphne_server, room):
+    context = new_context()
+    log_in(context, room.owner, daphne_server.http_base)
+    page = context.new_page()
+    page.goto(f"/r/{room.code}/")
+    expect(page.locator("#composer")).to_be_visible()
+    page.wait_for_function("() => !document.getElementById('connection').textContent")
+    return page
+
+
+def test_report_reaches_the_queue_hide_mute_and_slow_mode(
+    new_context, daphne_server, organiser_room, screenshot
+):
+    room = organiser_room
+    olga = organiser_page(new_context, daphne_server, room)
+    ann = new_context().new_page()
+    join_as(ann, room, "Ann")
+    carl = off_loop(join, room, display_name="Carl")
+    off_loop(post, room, carl.user, "Cheap watches at example.com")
+
+    # Ann reports Carl's message.
+    ann.click("li.msg-theirs:has-text('Cheap watches')")
+    ann.click("#message-actions button:has-text('Report…')")
+    ann.select_option("#report-reason", "spam")
+    ann.fill("#report-text", "an advert")
+    ann.click("#report-send")
+    expect(ann.locator(".toast")).to_have_text("Thank you. The moderators will look at it.")
+
+    # It reaches the organiser's queue, who hides it; Ann sees the placeholder live.
+    olga.click("#queue-button")
+    item = olga.locator(".queue-item")
+    expect(item.locator(".queue-body")).to_have_text("Cheap watches at example.com")
+    expect(item.locator(".queue-why")).to_have_text("Reports: spam × 1 · “an advert”")
+    screenshot(olga, "queue")
+    item.locator("button", has_text=re.compile("^Hide from everyone$")).click()
+    expect(olga.locator(".queue-item")).to_have_count(0)
+    olga.keyboard.press("Escape")
+    expect(bubbles(ann, HIDDEN)).to_have_count(1)
+    expect(bubbles(ann, "Cheap watches at example.com")).to_have_count(0)
+
+    # The organiser mutes Ann from the members sheet: her page says why she cannot post.
+    olga.click("#members-button")
+    olga.locator(".member-row", has_text="Ann").locator("button", has_text="Mute 10 min").click()
+    expect(
+        olga.locator(".member-row", has_text="Ann").locator("button", has_text="Unmute")
+    ).to_be_visible()
+    expect(ann.locator("#readonly-bar")).to_have_text(re.compile(r"^You are muted until "))
+    expect(ann.locator("#composer")).to_be_hidden()
+    screenshot(ann, "muted")
+    olga.locator(".member-row", has_text="Ann").locator("button", has_text="Unmute").click()
+    expect(ann.locator("#composer")).to_be_visible()
+    olga.keyboard.press("Escape")
+
+    # Slow mode: after Ann's message, her send button counts down.
+    olga.click("#menu-button")
+    olga.select_option("#slow-mode-select", "30")
+    expect(olga.locator(".toast")).to_have_text("Saved.")
+    olga.keyboard.press("Escape")
+    expect(ann.locator("#composer-input")).to_have_attribute(
+        "placeholder", "Slow mode: one message every 30 s."
+    )
+    send(ann, "One question, please")
+    expect(bubbles(olga, "One question, please")).to_have_count(1)
+    expect(ann.locator("#composer-send")).to_have_text(re.compile(r"^Send \((29|30)\)$"))
+    expect(ann.locator("#composer-send")).to_be_disabled()
+    screenshot(ann, "slow-mode")
+
+
+def test_close_asks_naming_the_room_and_reopen_works(
+    new_context, daphne_server, organiser_room, screenshot
+):
+    room = organiser_room
+    olga = organiser_page(new_context, daphne_server, room)
+    ann = new_context().new_page()
+    join_as(ann, room, "Ann")
+
+    olga.click("#menu-button")
+    olga.click("#close-button")
+    expect(olga.locator("#close-title")).to_have_text("Close “Keynote”?")
+    screenshot(olga, "confirm")
+    # Changing one's mind closes nothing.
+    olga.click("#close-dialog button:has-text('Keep it open')")
+    send(ann, "still open")
+    expect(bubbles(olga, "still open")).to_have_count(1)
+
+    olga.click("#menu-button")
+    olga.click("#close-button")
+    olga.click("#close-confirm")
+    for page in (olga, ann):
+        expect(page.locator("#closed-notice")).to_be_visible()
+        expect(page.locator("#composer")).to_be_hidden()
+    expect(ann.locator("#reopen-button")).to_have_count(0)  # attendees cannot reopen
+
+    olga.click("#reopen-button")
+    expect(olga.locator("#composer")).to_be_visible()
+    ann.reload()
+    expect(ann.locator("#composer")).to_be_visible()
+    send(ann, "we are back")
+    expect(bubbles(olga, "we are back")).to_have_count(1)
+
+
+def test_broadcast_room_shows_attendees_a_read_only_bar(new_context, daphne_server, organiser_room):
+    room = organiser_room
+    olga = organiser_page(new_context, daphne_server, room)
+    ann = new_context().new_page()
+    join_as(ann, room, "Ann")
+    olga.click("#menu-button")
+    olga.check("#broadcast-toggle")
+    expect(olga.locator(".toast")).to_have_text("Saved.")
+    expect(ann.locator("#readonly-bar")).to_have_text(
+        "Only the organiser and moderators can post in this room."
+    )
+    expect(ann.locator("#composer")).to_be_hidden()
+    olga.keyboard.press("Escape")
+    send(olga, "Keynote starts at 9")
+    expect(bubbles(ann, "Keynote starts at 9")).to_have_count(1)
