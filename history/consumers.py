@@ -8,6 +8,8 @@ so hello, replay, replies and live frames leave in one order.
 """
 
 import asyncio
+import concurrent.futures
+import functools
 import json
 import logging
 import time
@@ -50,6 +52,8 @@ RESUME_REFUSED = (
     "rate_limited",
     f"Slow down: at most {RESUME_BUDGET} resumes every {RESUME_WINDOW_SECONDS:g} s.",
 )
+CHECK_WORKERS = 16
+CHECK_GRACE_SECONDS = 0.5
 SERVER_ERROR = ("server_error", "Something went wrong with that frame; nothing was stored.")
 
 
@@ -68,6 +72,28 @@ def _replay(*, room: Room, after: int) -> tuple[list[protocol.Frame], int | None
     room.refresh_from_db(fields=["last_seq"])
     frames, replay_from = selectors.messages_replay(room=room, after=after)
     return frames, replay_from, room.last_seq
+
+
+# WeChat's content checks wait on the network: a pool of their own, so that a slow WeChat
+# can never take the threads that every socket's database work runs in.
+_checks = concurrent.futures.ThreadPoolExecutor(
+    max_workers=CHECK_WORKERS, thread_name_prefix="wechat-check"
+)
+
+
+async def _wechat_verdict(user, body: Any) -> str | None:
+    """history.services.wechat_screen off the loop, never waited on for longer than its
+    timeout (plus a little): when the pool is backed up, the failure policy applies."""
+    loop = asyncio.get_running_loop()
+    check = loop.run_in_executor(
+        _checks, functools.partial(services.wechat_screen, user=user, body=body)
+    )
+    try:
+        return await asyncio.wait_for(
+            asyncio.shield(check), timeout=settings.WECHAT_CHECK_TIMEOUT + CHECK_GRACE_SECONDS
+        )
+    except TimeoutError:
+        return services.check_failure_verdict()
 
 
 def _is_code(code: str) -> bool:
@@ -270,9 +296,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         # its own, so neither the event loop nor a database thread waits with it.
         wechat_verdict = None
         if self.user.kind == self.user.Kind.WECHAT:
-            wechat_verdict = await asyncio.to_thread(
-                services.wechat_screen, user=self.user, body=body
-            )
+            wechat_verdict = await _wechat_verdict(self.user, body)
         try:
             frame, created, held = await in_db_thread(_post)(
                 room=self.room,

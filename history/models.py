@@ -35,8 +35,14 @@ class Message(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=False)
     hidden = models.BooleanField(_("hidden"), default=False)
     # Held content: pending until a moderator keeps it (none) or hides it (rejected).
+    # db_default too: a process still running the previous release keeps inserting
+    # messages while this column is added.
     review = models.CharField(
-        _("review"), max_length=8, choices=Review.choices, default=Review.NONE
+        _("review"),
+        max_length=8,
+        choices=Review.choices,
+        default=Review.NONE,
+        db_default=Review.NONE,
     )
     # Taken back by its sender: shown to nobody (the admin still shows it).
     recalled_at = models.DateTimeField(_("recalled at"), null=True, blank=True)

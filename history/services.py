@@ -2,6 +2,8 @@
 
 import datetime as dt
 import logging
+import threading
+import time
 from collections.abc import Callable
 
 from django.conf import settings
@@ -97,21 +99,67 @@ def _store(
 UNCHECKED = "unchecked"
 
 
+class CheckBreaker:
+    """When WeChat's check keeps failing, stop asking for a while: during an outage every
+    WeChat user's message would otherwise wait out the whole timeout first. After
+    `FAILURES` failures in a row the check is skipped (HUILIAO_CONTENT_CHECK_FAILURE
+    applies at once) for `OPEN_SECONDS`; then one message tries WeChat again."""
+
+    FAILURES = 5
+    OPEN_SECONDS = 30.0
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.failures = 0
+        self.open_until = 0.0
+
+    def allows(self) -> bool:
+        with self.lock:
+            if time.monotonic() < self.open_until:
+                return False
+            if self.failures >= self.FAILURES:
+                self.open_until = 0.0
+                self.failures = self.FAILURES - 1  # half open: one more failure re-opens
+            return True
+
+    def failed(self) -> None:
+        with self.lock:
+            self.failures += 1
+            if self.failures >= self.FAILURES:
+                self.open_until = time.monotonic() + self.OPEN_SECONDS
+
+    def succeeded(self) -> None:
+        with self.lock:
+            self.failures, self.open_until = 0, 0.0
+
+
+check_breaker = CheckBreaker()
+
+
+def check_failure_verdict() -> str | None:
+    """What a message gets when WeChat could not judge it (HUILIAO_CONTENT_CHECK_FAILURE)."""
+    return REVIEW if settings.HUILIAO_CONTENT_CHECK_FAILURE == "review" else None
+
+
 def wechat_screen(*, user: User, body) -> str | None:
     """WeChat's content check for a WeChat user's message: REJECT, REVIEW or None (pass;
     also for anyone who did not sign in with WeChat, at no cost). A failure or timeout
     follows HUILIAO_CONTENT_CHECK_FAILURE. Blocks for up to WECHAT_CHECK_TIMEOUT: the
-    socket calls it in a thread of its own, outside the database's."""
+    socket calls it in a pool of its own, outside the database's (history.consumers)."""
     if user.kind != User.Kind.WECHAT or not user.openid or not isinstance(body, str):
         return None
     text = body.strip()
     if not text or len(text) > BODY_MAX or not is_valid_unicode(text):
         return None  # message_post refuses it with the exact reason
+    if not check_breaker.allows():
+        return check_failure_verdict()
     try:
         suggest = wechat.msg_sec_check(openid=user.openid, content=text)
     except DomainError as exc:
+        check_breaker.failed()
         check_failures.failed(exc, what="msg_sec_check")
-        return REVIEW if settings.HUILIAO_CONTENT_CHECK_FAILURE == "review" else None
+        return check_failure_verdict()
+    check_breaker.succeeded()
     check_failures.succeeded()
     return {wechat.CHECK_RISKY: REJECT, wechat.CHECK_REVIEW: REVIEW}.get(suggest)
 
@@ -323,7 +371,11 @@ def message_report(
     open_reports = Report.objects.filter(
         room_id=message.room_id, seq=message.seq, resolved_at__isnull=True
     ).count()
-    if not locked.hidden and open_reports >= settings.HUILIAO_REPORT_HIDE_THRESHOLD:
+    if (
+        not locked.hidden
+        and open_reports >= settings.HUILIAO_REPORT_HIDE_THRESHOLD
+        and not _sent_by_a_manager(message)
+    ):
         Message.objects.filter(pk=message.pk).update(hidden=True, review=Message.Review.PENDING)
         message.hidden, message.review = True, Message.Review.PENDING
         room_services.moderation_record(
@@ -335,6 +387,17 @@ def message_report(
         )
         events.publish(message.room, protocol.message_hidden_frame(message.seq))
     return report
+
+
+def _sent_by_a_manager(message: Message) -> bool:
+    """The organiser's and moderators' messages are never hidden by reports alone: three
+    throwaway guest accounts must not be able to silence the people running the room
+    (their reports still reach the queue, for the owner to judge)."""
+    return Membership.objects.filter(
+        room_id=message.room_id,
+        user_id=message.sender_id,
+        role__in=[Membership.Role.OWNER, Membership.Role.MODERATOR],
+    ).exists()
 
 
 @transaction.atomic

@@ -97,9 +97,17 @@ class Room(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     last_seq = models.PositiveBigIntegerField(_("last message seq"), default=0, editable=False)
     # 0: off. Otherwise a member (not a manager) posts at most once per this many seconds.
-    slow_mode_seconds = models.PositiveIntegerField(_("slow mode (seconds)"), default=0)
+    # db_default too: a process of the previous release keeps creating rooms while these
+    # columns are added.
+    slow_mode_seconds = models.PositiveIntegerField(
+        _("slow mode (seconds)"), default=0, db_default=0
+    )
     posting = models.CharField(
-        _("who may post"), max_length=10, choices=Posting.choices, default=Posting.EVERYONE
+        _("who may post"),
+        max_length=10,
+        choices=Posting.choices,
+        default=Posting.EVERYONE,
+        db_default=Posting.EVERYONE,
     )
 
     objects = RoomQuerySet.as_manager()

@@ -53,7 +53,8 @@ function create({ baseUrl, adapter }) {
       return call(method, path, data, { retry: false, auth });
     }
     if (res.status >= 400) throw fromResponse(res.status, res.data);
-    return res.data;
+    // 204 No Content: null, the same on every transport (wx.request gives "").
+    return res.status === 204 ? null : res.data;
   }
 
   /** @param {Record<string, string | number | undefined | null>} params */
@@ -66,6 +67,11 @@ function create({ baseUrl, adapter }) {
 
   function room(code) {
     return "/rooms/" + encodeURIComponent(String(code).toUpperCase());
+  }
+
+  /** @param {string} code @param {string} memberId @param {string} action */
+  function member(code, memberId, action) {
+    return room(code) + "/members/" + encodeURIComponent(memberId) + "/" + action;
   }
 
   const chatuser = {
@@ -147,6 +153,41 @@ function create({ baseUrl, adapter }) {
     appendHistory: (code, body, clientId) =>
       call("POST", room(code) + "/messages", { body, client_id: clientId || require("./session").newClientId() }),
     getQRCode: (code) => call("GET", room(code) + "/qrcode"),
+
+    /* Running the room from the room (docs/moderation.md): owner and moderators. */
+    /**
+     * @param {string} code
+     * @param {{name?: string, expiresAt?: string, slowModeSeconds?: number, posting?: "everyone"|"moderators"}} changes
+     */
+    updateRoom: (code, { name, expiresAt, slowModeSeconds, posting }) =>
+      call("PATCH", room(code), { name, expires_at: expiresAt, slow_mode_seconds: slowModeSeconds, posting }),
+    closeRoom: (code) => call("POST", room(code) + "/close"),
+    reopenRoom: (code) => call("POST", room(code) + "/reopen"),
+    /** @param {string} code @param {string} memberId @param {number} minutes */
+    muteMember: (code, memberId, minutes) => call("POST", member(code, memberId, "mute"), { minutes }),
+    unmuteMember: (code, memberId) => call("POST", member(code, memberId, "unmute")),
+    banMember: (code, memberId) => call("POST", member(code, memberId, "ban")),
+    unbanMember: (code, memberId) => call("POST", member(code, memberId, "unban")),
+    /** @param {string} code @param {string} memberId @param {"moderator"|"member"} role */
+    setRole: (code, memberId, role) => call("POST", member(code, memberId, "role"), { role }),
+    /** @param {string} code @param {number} seq */
+    hideMessage: (code, seq) => call("POST", room(code) + "/messages/" + seq + "/hide"),
+    /** @param {string} code @param {number} seq */
+    unhideMessage: (code, seq) => call("POST", room(code) + "/messages/" + seq + "/unhide"),
+    /** @param {string} code @param {{after?: number}} [page] */
+    getReports: (code, { after } = {}) => call("GET", room(code) + "/reports" + query({ after })),
+    /** @param {string} code @param {Page} [page] */
+    getModerationLog: (code, { cursor, limit } = {}) =>
+      call("GET", room(code) + "/moderation-log" + query({ cursor, limit })),
+    /* Any member. */
+    /**
+     * @param {string} code @param {number} seq
+     * @param {"spam"|"abuse"|"illegal"|"privacy"|"other"} reason @param {string} [text]
+     */
+    reportMessage: (code, seq, reason, text) =>
+      call("POST", room(code) + "/messages/" + seq + "/report", { reason, text }),
+    /** @param {string} code @param {number} seq */
+    recallMessage: (code, seq) => call("DELETE", room(code) + "/messages/" + seq),
 
     /* The live room. At most one session per room (attaching again returns it), and never
      * more than WeChat's five sockets. */

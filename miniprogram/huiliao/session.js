@@ -6,7 +6,10 @@
  * - Pings every 25 s (the server closes a socket silent for 75 s).
  * - Keeps every sent message until its own frame comes back, and sends it again with the
  *   same client_id after a reconnect: the server stores it once, however often it comes.
- * - Hands each message to `onMessage` once, in seq order.
+ * - Hands each message to `onMessage` once, in seq order — but for my own message held for
+ *   review, which may come a second time with my text to replace its placeholder.
+ * - Every other frame (announcement, members, message_hidden, message_restored,
+ *   message_recalled, room_updated, member_updated, room_closed) goes to `onEvent`.
  */
 "use strict";
 
@@ -128,9 +131,15 @@ class Session {
         break;
       case "message": {
         const message = frame.message;
-        if (message.seq <= this.lastSeq) return; // seen already (a replay overlapping)
-        this.lastSeq = message.seq;
         const mine = message.sender && message.sender.member_id === this.myMemberId;
+        if (message.seq <= this.lastSeq) {
+          // Seen already (a replay overlapping), except my own held message: the room gets
+          // its placeholder, and my socket also my own text, in either order. The one with
+          // my text comes to onMessage again, to replace the placeholder.
+          if (mine && message.review === "pending" && message.body && on.onMessage) on.onMessage(message);
+          return;
+        }
+        this.lastSeq = message.seq;
         const waiting = mine && message.client_id ? this.pending.get(message.client_id) : undefined;
         if (waiting) {
           waiting.resolve(message);

@@ -162,3 +162,64 @@ test("a 401 logs in again once and repeats the call", { timeout: 60000 }, async 
   const info = await sdk.chatroom.getRoomInfo(room.code);
   assert.equal(info.code, room.code);
 });
+
+test("moderation from the SDK: settings, mute, hide, report, recall, close and reopen", { timeout: 60000 }, async () => {
+  const owner = client();
+  await owner.chatuser.loginAsGuest("Olga");
+  const room = await owner.chatroom.createRoom({ name: "Moderated hall" });
+  const ann = client();
+  await ann.chatuser.loginAsGuest("Ann");
+  const entered = await ann.chatroom.enterChatRoom(room.code, { displayName: "Ann" });
+  const events = [];
+  const watcher = owner.chatroom.attach(room.code, { onEvent: (frame) => events.push(frame) });
+  const annLive = attachCollecting(ann, room.code);
+  try {
+
+  const updated = await owner.chatroom.updateRoom(room.code, { slowModeSeconds: 30 });
+  assert.equal(updated.slow_mode_seconds, 30);
+  const first = await annLive.session.send("first question");
+  await assert.rejects(ann.chatroom.appendHistory(room.code, "second"), (error) => {
+    assert.deepEqual([error.status, error.code], [429, "slow_mode"]);
+    return true;
+  });
+  await owner.chatroom.updateRoom(room.code, { slowModeSeconds: 0 });
+
+  const standing = await owner.chatroom.muteMember(room.code, entered.my_member_id, 5);
+  assert.equal(standing.member_id, entered.my_member_id);
+  assert.ok(standing.muted_until);
+  await assert.rejects(ann.chatroom.appendHistory(room.code, "muted?"), (error) => error.code === "muted");
+  await owner.chatroom.unmuteMember(room.code, entered.my_member_id);
+
+  const hidden = await owner.chatroom.hideMessage(room.code, first.seq);
+  assert.equal(hidden.hidden, true);
+  await owner.chatroom.unhideMessage(room.code, first.seq);
+  const olga = await owner.chatroom.appendHistory(room.code, "from the organiser");
+  const reported = await ann.chatroom.reportMessage(room.code, olga.seq, "other", "testing");
+  assert.equal(reported.reason, "other");
+  const queue = await owner.chatroom.getReports(room.code);
+  assert.deepEqual(queue.results.map((item) => item.message.seq), [olga.seq]);
+  const mine = await ann.chatroom.appendHistory(room.code, "typo");
+  assert.equal(await ann.chatroom.recallMessage(room.code, mine.seq), null);
+  const log = await owner.chatroom.getModerationLog(room.code);
+  assert.deepEqual(
+    log.results.map((entry) => entry.action),
+    ["message_restored", "message_hidden", "member_unmuted", "member_muted", "room_updated", "room_updated"]
+  );
+
+  const deadline = Date.now() + 10000;
+  const wanted = ["room_updated", "member_updated", "message_hidden", "message_restored", "message_recalled"];
+  while (!wanted.every((type) => events.some((frame) => frame.type === type)) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.deepEqual(wanted.filter((type) => !events.some((frame) => frame.type === type)), []);
+
+  const closed = await owner.chatroom.closeRoom(room.code);
+  assert.equal(closed.status, "closed");
+  const reopened = await owner.chatroom.reopenRoom(room.code);
+  assert.equal(reopened.status, "open");
+  } finally {
+    // A failed assertion must not leave sockets open (the runner would wait on them).
+    watcher.close();
+    annLive.session.close();
+  }
+});

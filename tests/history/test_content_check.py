@@ -108,3 +108,22 @@ def test_guests_are_never_sent_to_wechat(room, wechat):
     guest = join(room, UserFactory())
     assert send(room, guest.user, "hi").status_code == 201
     assert wechat.posts(CHECK) == []
+
+
+def test_after_five_failures_in_a_row_wechat_is_not_asked_for_a_while(
+    room, wechat_member, wechat, settings
+):
+    from history.services import check_breaker
+
+    settings.HUILIAO_CONTENT_CHECK_FAILURE = "review"
+    for n in range(5):
+        wechat.queue(CHECK, {"errcode": -1, "errmsg": "system busy"})
+        assert send(room, wechat_member.user, f"m{n}", f"c{n}").json()["review"] == "pending"
+    asked = len(wechat.posts(CHECK))
+    # Open: held at once, WeChat not asked.
+    assert send(room, wechat_member.user, "m5", "c5").json()["review"] == "pending"
+    assert len(wechat.posts(CHECK)) == asked
+    # After a while, one message tries again; WeChat is back, and so is the check.
+    check_breaker.open_until = 0.0  # as if OPEN_SECONDS had passed
+    assert send(room, wechat_member.user, "m6", "c6").json()["review"] == "none"
+    assert len(wechat.posts(CHECK)) == asked + 1

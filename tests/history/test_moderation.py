@@ -198,6 +198,17 @@ def test_reports_at_threshold_hide_the_message_pending_review(
     ]
 
 
+def test_reports_never_hide_a_managers_message_by_themselves(room, moderator, settings):
+    settings.HUILIAO_REPORT_HIDE_THRESHOLD = 2
+    announcement = post(room, moderator.user, "Keynote moved to hall B")
+    for _ in range(3):
+        assert report(room, join(room), announcement, "abuse").status_code == 201
+    announcement.refresh_from_db()
+    assert (announcement.hidden, announcement.review) == (False, "none")
+    queue = api_client_for(room.owner).get(f"/api/v1/rooms/{room.code}/reports").json()
+    assert [item["reports"]["count"] for item in queue["results"]] == [3]
+
+
 def test_reporting_is_throttled(room, reader, settings):
     throttle_rates(settings, report="2/hour")
     messages = [post(room, join(room).user, f"m{n}") for n in range(3)]
