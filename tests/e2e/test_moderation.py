@@ -148,3 +148,41 @@ def test_broadcast_room_shows_attendees_a_read_only_bar(new_context, daphne_serv
     olga.keyboard.press("Escape")
     send(olga, "Keynote starts at 9")
     expect(bubbles(ann, "Keynote starts at 9")).to_have_count(1)
+
+
+def test_attendee_recalls_and_sees_why_a_message_is_held_or_refused(new_context, screenshot):
+    from rooms.models import ContentRule
+    from rooms.services import content_rule_save
+
+    room = off_loop(RoomFactory, name="Rules hall")
+    # Before anyone enters: the server compiles this room's rules when it first needs them.
+    off_loop(content_rule_save, rule=ContentRule(term="discount", action="review", room=room))
+    off_loop(content_rule_save, rule=ContentRule(term="spamcoin", action="reject", room=room))
+    ann = new_context().new_page()
+    bob = new_context().new_page()
+    join_as(ann, room, "Ann")
+    join_as(bob, room, "Bob")
+
+    send(ann, "Discount tickets at the door")
+    held = ann.locator("li.msg-mine", has_text="Discount tickets at the door")
+    expect(held.locator(".msg-meta")).to_contain_text(
+        "Waiting for a moderator's review: only you can see it for now."
+    )
+    expect(bubbles(bob, "A message is waiting for a moderator's review.")).to_have_count(1)
+    expect(bubbles(bob, "Discount tickets at the door")).to_have_count(0)
+
+    send(ann, "buy S.P.A.M.C.O.I.N")
+    refused = ann.locator("li.msg-mine", has_text="buy S.P.A.M.C.O.I.N")
+    expect(refused).to_have_attribute("data-state", "failed")
+    expect(refused.locator(".msg-meta")).to_contain_text(
+        "This goes against the room's rules, so it was not sent."
+    )
+
+    send(ann, "wrong room, sorry")
+    expect(bubbles(bob, "wrong room, sorry")).to_have_count(1)
+    ann.click("li.msg-mine:has-text('wrong room, sorry')")
+    ann.click("#message-actions button:has-text('Recall')")
+    expect(bubbles(ann, "You recalled a message.")).to_have_count(1)
+    expect(bubbles(bob, "A message was recalled.")).to_have_count(1)
+    expect(bubbles(bob, "wrong room, sorry")).to_have_count(0)
+    screenshot(bob, "recalled")
