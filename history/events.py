@@ -5,7 +5,7 @@ from typing import Any
 
 from django.db.models import OuterRef, QuerySet, Subquery
 
-from history.models import Message
+from history.models import Message, Question
 from rooms import protocol
 from rooms.models import Membership
 from rooms.protocol import Frame, iso_datetime
@@ -85,3 +85,34 @@ def message_frame(message: Message, viewer: Viewer | None = None) -> Frame:
 def message_restored_frame(message: Message) -> Frame:
     """A hidden message shown again (moderation undone): clients replace it in place."""
     return protocol.message_restored_frame(message_payload(message))
+
+
+def question_author(question: Question, viewer: Viewer | None) -> dict[str, Any] | None:
+    """The author as the room knows them; None for an anonymous question, except to the
+    room's managers (who answer for what is asked)."""
+    if question.anonymous and not (viewer is not None and viewer.moderates):
+        return None
+    author = question.author
+    return {"member_id": author.member_id, "display_name": author.display_name, "role": author.role}
+
+
+def question_payload(
+    question: Question, viewer: Viewer | None = None, my_vote: bool | None = None
+) -> dict[str, Any]:
+    hidden = question.status == Question.Status.HIDDEN
+    shown = not hidden or (viewer is not None and viewer.moderates)
+    return {
+        "id": question.public_id,
+        "body": question.body if shown else "",
+        "author": question_author(question, viewer) if shown else None,
+        "anonymous": question.anonymous,
+        "votes": question.votes,
+        "my_vote": my_vote,
+        "status": question.status,
+        "created_at": iso_datetime(question.created_at),
+        "answered_at": iso_datetime(question.answered_at),
+    }
+
+
+def question_frame(question: Question) -> Frame:
+    return protocol.question_frame(question_payload(question))

@@ -1,9 +1,11 @@
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from rooms.models import Room
+from rooms.models import Membership, Room
 
 BODY_MAX = 2000
 CLIENT_ID_MAX = 64
@@ -71,3 +73,80 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.room_id}#{self.seq}"
+
+
+QUESTION_MAX = 300
+QUESTION_ID_LENGTH = 8
+
+
+def generate_question_id() -> str:
+    """A question's public id: random, so it says nothing about how many questions exist."""
+    return secrets.token_urlsafe(6)  # 8 characters
+
+
+class Question(models.Model):
+    """A question for the speaker (Slido-style): voted up by members, answered or hidden
+    by the room's managers."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("open")
+        ANSWERED = "answered", _("answered")
+        HIDDEN = "hidden", _("hidden")
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="questions")
+    public_id = models.CharField(
+        _("id"), max_length=QUESTION_ID_LENGTH, default=generate_question_id, editable=False
+    )
+    author = models.ForeignKey(
+        Membership, on_delete=models.CASCADE, related_name="questions", verbose_name=_("author")
+    )
+    body = models.TextField(_("question"), max_length=QUESTION_MAX)
+    client_id = models.CharField(_("client id"), max_length=CLIENT_ID_MAX, null=True, blank=True)
+    # Shown as "Anonymous" to everyone but the room's managers.
+    anonymous = models.BooleanField(_("anonymous"), default=False)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.OPEN
+    )
+    # Kept beside the votes themselves: the "top" order reads it from an index.
+    votes = models.PositiveIntegerField(_("votes"), default=0)
+    # The chat message a moderator promoted into this question, if any.
+    source_seq = models.PositiveBigIntegerField(_("from message"), null=True, blank=True)
+    created_at = models.DateTimeField(_("asked at"), default=timezone.now)
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("question")
+        verbose_name_plural = _("questions")
+        ordering = ["-votes", "created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["room", "public_id"], name="question_unique_id"),
+            models.UniqueConstraint(
+                fields=["room", "author", "client_id"], name="question_unique_client_id"
+            ),
+            models.UniqueConstraint(
+                fields=["room", "source_seq"],
+                condition=models.Q(source_seq__isnull=False),
+                name="question_promoted_once",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["room", "status", "-votes", "created_at"], name="question_top"),
+            models.Index(fields=["room", "status", "-created_at"], name="question_new"),
+        ]
+
+    def __str__(self) -> str:
+        return self.body[:60]
+
+
+class QuestionVote(models.Model):
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="vote_rows")
+    member = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["question", "member"], name="question_vote_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} → {self.question_id}"

@@ -22,8 +22,9 @@ from accounts.channels_auth import (
 )
 from accounts.models import User
 from history.events import message_frame, with_sender_names
-from history.models import Message
-from huiliao_site.errors import DomainError, NotAuthenticated, NotFound, Throttled
+from history.models import Message, Question, QuestionVote
+from huiliao_site.api import decode_cursor, encode_cursor, keyset_page
+from huiliao_site.errors import DomainError, InvalidInput, NotAuthenticated, NotFound, Throttled
 from huiliao_site.lookups import WindowCounter
 from rooms import selectors as room_selectors
 from rooms.models import Membership, Report, Room, is_open
@@ -125,6 +126,73 @@ def review_queue(*, room: Room, after: int = 0) -> tuple[list[QueueItem], int | 
                 item.notes.append(text)
     found = list(items.values())
     return found, found[-1].message.seq if more else None
+
+
+QUESTION_SORTS = ("top", "new")
+
+
+def question_get(*, room: Room, question_id: str) -> Question:
+    question = (
+        Question.objects.select_related("author", "room")
+        .filter(room=room, public_id=question_id)
+        .first()
+    )
+    if question is None:
+        raise NotFound("No such question.", code="question_not_found")
+    return question
+
+
+def questions_page(
+    *, room: Room, sort: str, status: str, cursor: str | None, limit: int
+) -> tuple[list[Question], str | None]:
+    """One page of a room's questions with `status`: `top` (most votes, then oldest) or
+    `new` (newest first), keyset-paged by an opaque cursor. One query."""
+    rows = Question.objects.select_related("author").filter(room=room, status=status)
+    if sort == "new":
+        return keyset_page(
+            rows,
+            time_field="created_at",
+            key_field="public_id",
+            descending=True,
+            cursor=cursor,
+            limit=limit,
+        )
+    rows = rows.order_by("-votes", "created_at", "public_id")
+    if cursor:
+        votes, moment, key = decode_top_cursor(cursor)
+        rows = rows.filter(
+            Q(votes__lt=votes)
+            | Q(votes=votes, created_at__gt=moment)
+            | Q(votes=votes, created_at=moment, public_id__gt=key)
+        )
+    page = list(rows[: limit + 1])
+    if len(page) <= limit:
+        return page, None
+    last = page[limit - 1]
+    return page[:limit], encode_top_cursor(last.votes, last.created_at, last.public_id)
+
+
+def encode_top_cursor(votes: int, moment: dt.datetime, key: str) -> str:
+    return encode_cursor(moment, f"{votes}:{key}")
+
+
+def decode_top_cursor(cursor: str) -> tuple[int, dt.datetime, str]:
+    moment, packed = decode_cursor(cursor)
+    votes, _, key = packed.partition(":")
+    if not votes.isdigit() or not key:
+        raise InvalidInput("cursor is not one this API gave out.", code="invalid_cursor")
+    return int(votes), moment, key
+
+
+def my_votes(*, membership: Membership | None, questions: list[Question]) -> set[int]:
+    """Which of `questions` the member voted for (one query; none for a non-member)."""
+    if membership is None or not questions:
+        return set()
+    return set(
+        QuestionVote.objects.filter(member=membership, question__in=questions).values_list(
+            "question_id", flat=True
+        )
+    )
 
 
 def message_find_by_client_id(*, room: Room, sender, client_id: str) -> Message | None:

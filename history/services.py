@@ -8,15 +8,28 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Min
+from django.db.models import F, Max, Min
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from accounts import wechat
 from accounts.models import User
 from history import selectors
-from history.events import message_frame, message_restored_frame, sender_from_membership
-from history.models import BODY_MAX, CLIENT_ID_MAX, RECALL_SECONDS, Message
+from history.events import (
+    message_frame,
+    message_restored_frame,
+    question_frame,
+    sender_from_membership,
+)
+from history.models import (
+    BODY_MAX,
+    CLIENT_ID_MAX,
+    QUESTION_MAX,
+    RECALL_SECONDS,
+    Message,
+    Question,
+    QuestionVote,
+)
 from history.selectors import PurgeCounts
 from huiliao_site.errors import Conflict, DomainError, InvalidInput, PermissionDenied
 from huiliao_site.logs import FailureLog
@@ -24,7 +37,13 @@ from huiliao_site.text import is_valid_unicode
 from rooms import events, protocol
 from rooms import selectors as room_selectors
 from rooms import services as room_services
-from rooms.content import REJECT, REVIEW, content_rejected, content_verdict
+from rooms.content import (
+    REJECT,
+    REVIEW,
+    content_check_shown,
+    content_rejected,
+    content_verdict,
+)
 from rooms.models import Membership, ModerationAction, Report, Room
 
 logger = logging.getLogger(__name__)
@@ -422,6 +441,144 @@ def message_recall(*, message: Message, user: User) -> Message:
 
 
 check_failures = FailureLog(logger, "WeChat content checks")
+
+
+# --- Q&A -------------------------------------------------------------------------------------
+
+
+def clean_question(body) -> str:
+    if not isinstance(body, str) or not is_valid_unicode(body) or "\x00" in body:
+        raise InvalidInput("body must be text.", code="invalid_question")
+    body = body.strip()
+    if not 1 <= len(body) <= QUESTION_MAX:
+        raise InvalidInput(
+            f"A question is 1 to {QUESTION_MAX} characters.", code="invalid_question"
+        )
+    return body
+
+
+def _asker(*, room: Room, user: User) -> Membership:
+    """The member asking or voting: current, not muted, in an open room. Broadcast and slow
+    mode leave Q&A open: questions are how a broadcast room's audience speaks."""
+    membership = room_selectors.membership_lock_for_posting(room=room, user=user)
+    room_selectors.room_check_open(room=room)
+    room_selectors.membership_check_current(membership=membership)
+    if membership.is_muted():
+        until = membership.muted_until.isoformat()
+        raise PermissionDenied(f"You are muted until {until}.", code="muted")
+    return membership
+
+
+def question_ask(
+    *, room: Room, user: User, body, client_id, anonymous: bool = False
+) -> tuple[Question, bool]:
+    """Ask a question (idempotent by `client_id`, like messages). Content rules apply;
+    a question cannot wait for review, so any rule refuses it (400 `content_rejected`)."""
+    body = clean_question(body)
+    client_id = clean_client_id(client_id)
+    try:
+        with transaction.atomic():
+            membership = _asker(room=room, user=user)
+            content_check_shown(text=body, room=room)
+            question = Question.objects.create(
+                room=room, author=membership, body=body, client_id=client_id, anonymous=anonymous
+            )
+            events.publish(room, question_frame(question))
+            return question, True
+    except (IntegrityError, DomainError):
+        existing = (
+            Question.objects.select_related("author")
+            .filter(room=room, author__user=user, client_id=client_id)
+            .first()
+        )
+        if existing is None:
+            raise
+        return existing, False
+
+
+@transaction.atomic
+def question_vote(*, question: Question, user: User, up: bool) -> Question:
+    """Vote for an open question, or take the vote back; once per member, harmless twice.
+    Publishes the new count (the hub coalesces a hall's votes: rooms.protocol)."""
+    room = question.room
+    membership = _asker(room=room, user=user)
+    if question.status != Question.Status.OPEN:
+        raise Conflict("Only open questions take votes.", code="question_not_open")
+    if up:
+        try:
+            with transaction.atomic():
+                QuestionVote.objects.create(question=question, member=membership)
+            changed = 1
+        except IntegrityError:
+            changed = 0
+    else:
+        deleted, _ = QuestionVote.objects.filter(question=question, member=membership).delete()
+        changed = -deleted
+    if changed:
+        Question.objects.filter(pk=question.pk).update(votes=F("votes") + changed)
+    question.votes = Question.objects.values_list("votes", flat=True).get(pk=question.pk)
+    if changed:
+        events.publish(
+            room,
+            protocol.question_votes_frame(question_id=question.public_id, votes=question.votes),
+        )
+    return question
+
+
+QUESTION_ACTIONS = {
+    Question.Status.ANSWERED: Action.QUESTION_ANSWERED,
+    Question.Status.HIDDEN: Action.QUESTION_HIDDEN,
+    Question.Status.OPEN: Action.QUESTION_REOPENED,
+}
+
+
+@transaction.atomic
+def question_set_status(*, question: Question, status: str, actor: User | None) -> Question:
+    """A manager marks a question answered, hides it, or opens it again."""
+    if question.status == status:
+        return question
+    question.status = status
+    question.answered_at = timezone.now() if status == Question.Status.ANSWERED else None
+    question.save(update_fields=["status", "answered_at"])
+    room_services.moderation_record(
+        room=question.room,
+        actor=actor,
+        action=QUESTION_ACTIONS[status],
+        question=question.public_id,
+    )
+    events.publish(question.room, question_frame(question))
+    return question
+
+
+@transaction.atomic
+def message_promote(*, message: Message, actor: User | None) -> Question:
+    """A moderator turns a member's chat message into a question, in its sender's name
+    (once per message: promoting again returns the question)."""
+    existing = Question.objects.filter(room_id=message.room_id, source_seq=message.seq).first()
+    if existing is not None:
+        return existing
+    if message.kind != Message.Kind.TEXT or message.hidden or message.recalled_at is not None:
+        raise InvalidInput(
+            "Only a shown member's message can become a question.", code="cannot_promote"
+        )
+    if len(message.body) > QUESTION_MAX:
+        raise InvalidInput(
+            f"This message is longer than a question may be ({QUESTION_MAX} characters).",
+            code="invalid_question",
+        )
+    author = Membership.objects.get(room_id=message.room_id, user_id=message.sender_id)
+    question = Question.objects.create(
+        room=message.room, author=author, body=message.body, source_seq=message.seq
+    )
+    room_services.moderation_record(
+        room=message.room,
+        actor=actor,
+        action=Action.MESSAGE_PROMOTED,
+        seq=message.seq,
+        question=question.public_id,
+    )
+    events.publish(message.room, question_frame(question))
+    return question
 
 
 # --- purging ended rooms -------------------------------------------------------------------

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from history import api, api_moderation
+from history import api, api_moderation, api_questions
 
 urlpatterns = [
     path("rooms/<str:code>/enter", api.EnterView.as_view(), name="room-enter"),
@@ -28,4 +28,32 @@ urlpatterns = [
         name="room-message-report",
     ),
     path("rooms/<str:code>/reports", api_moderation.QueueView.as_view(), name="room-reports"),
+    path(
+        "rooms/<str:code>/messages/<int:seq>/promote",
+        api_questions.PromoteView.as_view(),
+        name="room-message-promote",
+    ),
+    path(
+        "rooms/<str:code>/questions", api_questions.QuestionsView.as_view(), name="room-questions"
+    ),
+    path(
+        "rooms/<str:code>/questions/<str:question_id>/vote",
+        api_questions.VoteView.as_view(),
+        name="room-question-vote",
+    ),
+    path(
+        "rooms/<str:code>/questions/<str:question_id>/answered",
+        api_questions.AnsweredView.as_view(),
+        name="room-question-answered",
+    ),
+    path(
+        "rooms/<str:code>/questions/<str:question_id>/hide",
+        api_questions.HideQuestionView.as_view(),
+        name="room-question-hide",
+    ),
+    path(
+        "rooms/<str:code>/questions/<str:question_id>/reopen",
+        api_questions.ReopenQuestionView.as_view(),
+        name="room-question-reopen",
+    ),
 ]

@@ -319,6 +319,9 @@ REST_FRAMEWORK = {
         "nearby": env_str("HUILIAO_NEARBY_RATE", "20/min"),
         "nearby_address": env_str("HUILIAO_NEARBY_ADDRESS_RATE", "300/min"),
         "report": env_str("HUILIAO_REPORT_RATE", "30/hour"),
+        "question": env_str("HUILIAO_QUESTION_RATE", "10/min"),
+        # A hall votes in bursts: generous, but a script cannot flip votes forever.
+        "vote": env_str("HUILIAO_VOTE_RATE", "120/min"),
         # Moderators act in bursts (clearing a spam wave) but not forever.
         "moderation": env_str("HUILIAO_MODERATION_RATE", "120/min"),
     },

@@ -266,6 +266,10 @@ class ModerationAction(models.Model):
         MEMBER_UNBANNED = "member_unbanned", _("member unbanned")
         MEMBER_RENAMED = "member_renamed", _("member renamed")
         ROLE_SET = "role_set", _("role changed")
+        QUESTION_ANSWERED = "question_answered", _("question answered")
+        QUESTION_HIDDEN = "question_hidden", _("question hidden")
+        QUESTION_REOPENED = "question_reopened", _("question reopened")
+        MESSAGE_PROMOTED = "message_promoted", _("message made a question")
 
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="moderation_actions")
     # null: the room itself acted (a message hidden by its reporters), or the account is gone.
@@ -280,6 +284,7 @@ class ModerationAction(models.Model):
     action = models.CharField(_("action"), max_length=20, choices=Action.choices)
     target_member_id = models.CharField(_("member"), max_length=MEMBER_ID_LENGTH, blank=True)
     target_seq = models.PositiveBigIntegerField(_("message seq"), null=True, blank=True)
+    target_question = models.CharField(_("question"), max_length=8, blank=True)
     detail = models.JSONField(_("detail"), default=dict, blank=True)
     created_at = models.DateTimeField(_("at"), default=timezone.now)
 

@@ -109,6 +109,21 @@ def member_updated_frame(*, member_id: str, role: str, muted_until, banned: bool
     }
 
 
+def question_frame(payload: dict[str, Any]) -> Frame:
+    """A question asked, answered, hidden or promoted: the whole question (its `my_vote` is
+    null here: a frame goes to everyone; each client keeps its own)."""
+    return {"type": "question", "question": payload}
+
+
+def question_votes_frame(*, question_id: str, votes: int) -> Frame:
+    """A question's vote count. The room hub sends at most one per question per
+    QUESTION_VOTES_COALESCE_SECONDS, however many votes arrive."""
+    return {"type": "question_votes", "id": question_id, "votes": votes}
+
+
+QUESTION_VOTES_COALESCE_SECONDS = 0.5
+
+
 def resume_truncated_frame(first_seq: int) -> Frame:
     """The replay that follows starts at `first_seq`: page older messages over REST."""
     return {"type": "resume_truncated", "first_seq": first_seq}

@@ -40,6 +40,7 @@ def moderation_record(
     action: str,
     member: Membership | None = None,
     seq: int | None = None,
+    question: str = "",
     detail: dict | None = None,
 ) -> ModerationAction:
     """One row of the room's audit log; every moderation service writes one, in its own
@@ -50,6 +51,7 @@ def moderation_record(
         action=action,
         target_member_id=member.member_id if member is not None else "",
         target_seq=seq,
+        target_question=question,
         detail=detail or {},
     )
 

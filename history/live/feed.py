@@ -54,6 +54,10 @@ class RoomFeed:
         self.tasks: list[asyncio.Task] = []
         self.stopped = False
         self.joined_at = 0.0  # when the feed last joined the layer group (hub clock)
+        # question id → latest count, waiting for the next vote flush (coalesced)
+        self.votes: dict[str, int] = {}
+        self.votes_timer: asyncio.TimerHandle | None = None
+        self.votes_sent_at = float("-inf")
 
     def start(self) -> None:
         self.tasks.append(asyncio.ensure_future(self._run()))
@@ -161,9 +165,32 @@ class RoomFeed:
         if kind == "room_closed":
             self._close_room()
             return
+        if kind == "question_votes":
+            self._coalesce_votes(frame)
+            return
         if kind == "members":
             self.members = frame["count"]
         self._deliver(None, protocol.encode(frame))
+
+    def _coalesce_votes(self, frame: protocol.Frame) -> None:
+        """A hall voting at once must not flood the sockets: each question's count goes out
+        at most once per QUESTION_VOTES_COALESCE_SECONDS, with the latest value."""
+        self.votes[frame["id"]] = frame["votes"]
+        if self.votes_timer is not None:
+            return
+        loop = asyncio.get_running_loop()
+        wait = self.votes_sent_at + protocol.QUESTION_VOTES_COALESCE_SECONDS - loop.time()
+        self.votes_timer = loop.call_later(max(0.0, wait), self._flush_votes)
+
+    def _flush_votes(self) -> None:
+        self.votes_timer = None
+        self.votes_sent_at = asyncio.get_running_loop().time()
+        votes, self.votes = self.votes, {}
+        if self.closed:
+            return
+        for question_id, count in votes.items():
+            frame = protocol.question_votes_frame(question_id=question_id, votes=count)
+            self._deliver(None, protocol.encode(frame))
 
     def close_member(self, user_id: str, code: int = protocol.CLOSE_FORBIDDEN) -> None:
         self.removed[user_id] = self.hub.clock()
@@ -244,6 +271,8 @@ class RoomFeed:
             return
         self.stopped = True
         self.closed = True
+        if self.votes_timer is not None:
+            self.votes_timer.cancel()
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
