@@ -89,10 +89,11 @@ def message_restored_frame(message: Message) -> Frame:
 
 def question_author(question: Question, viewer: Viewer | None) -> dict[str, Any] | None:
     """The author as the room knows them; None for an anonymous question, except to the
-    room's managers (who answer for what is asked)."""
-    if question.anonymous and not (viewer is not None and viewer.moderates):
-        return None
+    room's managers (who answer for what is asked) and to its author."""
     author = question.author
+    own = viewer is not None and viewer.member_id == author.member_id
+    if question.anonymous and not (viewer is not None and viewer.moderates) and not own:
+        return None
     return {"member_id": author.member_id, "display_name": author.display_name, "role": author.role}
 
 

@@ -33,6 +33,7 @@ urlpatterns = [
     path("readyz", readyz, name="readyz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("rooms.urls_poster")),
+    path("", include("history.urls_screen")),
     path("", include("rooms.urls_pages")),
 ]
 

@@ -14,6 +14,7 @@ from functools import lru_cache
 
 import qrcode
 from django.conf import settings
+from django.core import signing
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.http import HttpRequest
@@ -59,6 +60,19 @@ def public_base_url(request: HttpRequest | None = None) -> str:
 def join_url(room: Room, request: HttpRequest | None = None) -> str:
     """The URL every QR code and poster holds: the room's page."""
     return f"{public_base_url(request)}/r/{room.code}/"
+
+
+SCREEN_SALT = "huiliao.screen"
+
+
+def screen_key(room: Room) -> str:
+    """The signature that opens this room's projector screen (and no other room's), so
+    the laptop at the projector needs no account (history.screen)."""
+    return signing.Signer(salt=SCREEN_SALT).signature(room.code)
+
+
+def screen_path(room: Room) -> str:
+    return f"/r/{room.code}/screen/?key={screen_key(room)}"
 
 
 def storage_name(room: Room) -> str:

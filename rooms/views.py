@@ -19,7 +19,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 
 from huiliao_site.errors import DomainError, NotFound, Throttled
 from huiliao_site.lookups import request_address
-from rooms import selectors, services
+from rooms import qr, selectors, services
 from rooms.avatars import avatar_list
 from rooms.models import (
     CODE_ALPHABET,
@@ -102,6 +102,19 @@ def js_strings() -> dict[str, str]:
         "reason_other": _("other"),
         "saved": _("Saved."),
         "reopened": _("The room is open again."),
+        "copied": _("Link copied."),
+        "anonymous": _("Anonymous"),
+        "vote": _("Vote for this question"),
+        "votes_one": _("1 vote"),
+        "votes_many": _("%(count)s votes"),
+        "answered": _("Answered"),
+        "mark_answered": _("Mark answered"),
+        "hide_question": _("Hide"),
+        "reopen_question": _("Open again"),
+        "promote": _("Make it a question"),
+        "promoted": _("It is now a question."),
+        "question_not_open": _("This question is no longer open for votes."),
+        "invalid_question": _("A question is 1 to 300 characters."),
     }
 
 
@@ -237,6 +250,9 @@ def room_page(request: HttpRequest, code: str) -> HttpResponse:
             "close": f"{api}/close",
             "reopen": f"{api}/reopen",
             "reports": f"{api}/reports",
+            "questions": f"{api}/questions",
+            "screen": qr.screen_path(room) if can_manage else None,
+            "join": qr.join_url(room, request),
             "guest": reverse("auth-guest"),
             "socket": f"/ws/rooms/{room.code}/",
             "poster": f"/r/{room.code}/poster/",

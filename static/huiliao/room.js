@@ -121,6 +121,7 @@
     this.setUpMenu();
     this.setUpShare();
     this.setUpModeration();
+    this.setUpQuestions();
     if (this.readOnly) this.makeReadOnly();
     else this.updateComposer();
 
@@ -482,6 +483,12 @@
       case "room_updated":
         this.roomUpdated(frame.room);
         break;
+      case "question":
+        this.questionChanged(frame.question);
+        break;
+      case "question_votes":
+        this.questionVotes(frame.id, frame.votes);
+        break;
       case "member_updated":
         this.memberUpdated(frame);
         break;
@@ -688,6 +695,196 @@
     });
   };
 
+  /* -- Q&A: the Questions tab -- */
+
+  Chat.prototype.setUpQuestions = function () {
+    var self = this;
+    this.questions = new Map(); // id -> question as last heard
+    this.myVotes = new Map(); // id -> whether I voted
+    this.qaSort = "top";
+    this.qaStatus = "open";
+    this.qaNext = null;
+    var chatTab = document.getElementById("tab-chat");
+    var qaTab = document.getElementById("tab-questions");
+    function show(questions) {
+      chatTab.setAttribute("aria-selected", String(!questions));
+      qaTab.setAttribute("aria-selected", String(questions));
+      document.getElementById("questions-panel").hidden = !questions;
+      document.getElementById("chat-panel").hidden = questions;
+      if (questions) {
+        document.getElementById("composer").hidden = true;
+        document.getElementById("readonly-bar").hidden = true;
+        self.loadQuestions(false);
+      } else if (!self.readOnly) {
+        self.updateComposer();
+      }
+      document.getElementById("ask-form").hidden = self.readOnly;
+    }
+    chatTab.addEventListener("click", function () { show(false); });
+    qaTab.addEventListener("click", function () { show(true); });
+    document.getElementById("qa-sort").addEventListener("change", function (event) {
+      self.qaSort = event.target.value;
+      self.loadQuestions(false);
+    });
+    document.getElementById("qa-status").addEventListener("change", function (event) {
+      self.qaStatus = event.target.value;
+      self.loadQuestions(false);
+    });
+    document.getElementById("questions-more").addEventListener("click", function () {
+      self.loadQuestions(true);
+    });
+    var form = document.getElementById("ask-form");
+    var input = document.getElementById("ask-input");
+    var error = document.getElementById("ask-error");
+    var clientId = H.uuid();
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var body = input.value.trim();
+      if (!body) return;
+      error.hidden = true;
+      document.getElementById("ask-send").disabled = true;
+      H.api("POST", data.urls.questions, {
+        body: body,
+        client_id: clientId,
+        anonymous: document.getElementById("ask-anonymous").checked,
+      })
+        .then(function (question) {
+          input.value = "";
+          clientId = H.uuid(); // the next question is another one; a retry reuses this id
+          self.myVotes.set(question.id, false);
+          self.questionChanged(question);
+        })
+        .catch(function (err) {
+          error.textContent = errorText(err);
+          error.hidden = false;
+        })
+        .finally(function () { document.getElementById("ask-send").disabled = false; });
+    });
+    // The "Live Q&A" badge: open questions exist.
+    H.api("GET", data.urls.questions + "?limit=1")
+      .then(function (page) { self.setQaBadge(page.results.length > 0); })
+      .catch(function () { /* the next question frame sets it */ });
+  };
+
+  Chat.prototype.setQaBadge = function (live) {
+    document.getElementById("qa-badge").hidden = !live;
+  };
+
+  Chat.prototype.loadQuestions = function (more) {
+    var self = this;
+    var list = document.getElementById("questions-list");
+    var url = data.urls.questions + "?sort=" + this.qaSort + "&status=" + this.qaStatus + "&limit=50";
+    if (more && this.qaNext) url += "&cursor=" + encodeURIComponent(this.qaNext);
+    H.api("GET", url).then(function (page) {
+      if (!more) {
+        list.replaceChildren();
+        self.questions.clear();
+      }
+      page.results.forEach(function (q) {
+        self.myVotes.set(q.id, !!q.my_vote);
+        self.questions.set(q.id, q);
+        list.appendChild(self.renderQuestion(q));
+      });
+      self.qaNext = page.next;
+      document.getElementById("questions-more").hidden = !page.next;
+      document.getElementById("questions-empty").hidden = list.children.length > 0;
+      if (self.qaStatus === "open" && !more) self.setQaBadge(page.results.length > 0);
+    }).catch(function (err) { self.toast(errorText(err)); });
+  };
+
+  Chat.prototype.renderQuestion = function (q) {
+    var self = this;
+    var item = H.el("li", "question");
+    item.dataset.id = q.id;
+    var vote = H.el("button", "vote-button");
+    vote.type = "button";
+    vote.setAttribute("aria-label", t.vote);
+    var mine = !!this.myVotes.get(q.id);
+    vote.setAttribute("aria-pressed", String(mine));
+    vote.appendChild(H.el("span", "vote-arrow", "▲"));
+    vote.appendChild(H.el("span", "vote-count", String(q.votes)));
+    vote.disabled = q.status !== "open" || this.readOnly;
+    vote.addEventListener("click", function () {
+      var up = !self.myVotes.get(q.id);
+      vote.disabled = true;
+      H.api(up ? "POST" : "DELETE", data.urls.questions + "/" + q.id + "/vote")
+        .then(function (fresh) {
+          self.myVotes.set(q.id, !!fresh.my_vote);
+          self.questionChanged(fresh);
+        })
+        .catch(function (err) { self.toast(errorText(err)); vote.disabled = false; });
+    });
+    item.appendChild(vote);
+    var text = H.el("div", "question-text");
+    text.appendChild(H.el("p", "question-body", q.body));
+    var who = q.author ? q.author.display_name : t.anonymous;
+    var meta = who + (q.anonymous && q.author ? " (" + t.anonymous + ")" : "");
+    if (q.status === "answered") meta += " · " + t.answered;
+    text.appendChild(H.el("p", "question-meta muted", meta));
+    if (me && me.can_moderate && !this.readOnly) {
+      var tools = H.el("div", "question-tools");
+      function act(path) {
+        return function () {
+          H.api("POST", data.urls.questions + "/" + q.id + "/" + path)
+            .then(function (fresh) { self.questionChanged(fresh); })
+            .catch(function (err) { self.toast(errorText(err)); });
+        };
+      }
+      if (q.status === "open") tools.appendChild(button(t.mark_answered, "ghost small", act("answered")));
+      if (q.status !== "hidden") tools.appendChild(button(t.hide_question, "ghost small", act("hide")));
+      if (q.status !== "open") tools.appendChild(button(t.reopen_question, "ghost small", act("reopen")));
+      text.appendChild(tools);
+    }
+    item.appendChild(text);
+    return item;
+  };
+
+  /* A question asked or changed (a frame, or my own request's answer). */
+  Chat.prototype.questionChanged = function (q) {
+    var list = document.getElementById("questions-list");
+    if (q.status === "open") this.setQaBadge(true);
+    var known = this.questions.get(q.id);
+    // A frame carries no author for anonymous questions and no my_vote: keep what we know.
+    if (known && !q.author && known.author && q.anonymous) q = Object.assign({}, q, { author: known.author });
+    if (typeof q.my_vote === "boolean") this.myVotes.set(q.id, q.my_vote);
+    var node = list.querySelector("li.question[data-id='" + q.id + "']");
+    if (q.status !== this.qaStatus) {
+      this.questions.delete(q.id);
+      if (node) node.remove();
+    } else {
+      this.questions.set(q.id, q);
+      var fresh = this.renderQuestion(q);
+      if (node) node.replaceWith(fresh);
+      else if (this.qaSort === "new") list.insertBefore(fresh, list.firstChild);
+      else list.appendChild(fresh);
+      this.sortQuestions();
+    }
+    document.getElementById("questions-empty").hidden = list.children.length > 0;
+  };
+
+  Chat.prototype.questionVotes = function (id, votes) {
+    var q = this.questions.get(id);
+    if (!q) return;
+    q.votes = votes;
+    var node = document.querySelector("li.question[data-id='" + id + "'] .vote-count");
+    if (node) node.textContent = String(votes);
+    this.sortQuestions();
+  };
+
+  /* Most votes first (then oldest), as the server orders them. */
+  Chat.prototype.sortQuestions = function () {
+    if (this.qaSort !== "top") return;
+    var list = document.getElementById("questions-list");
+    var self = this;
+    var items = Array.prototype.slice.call(list.children);
+    items.sort(function (a, b) {
+      var qa = self.questions.get(a.dataset.id), qb = self.questions.get(b.dataset.id);
+      if (!qa || !qb) return 0;
+      return qb.votes - qa.votes || (qa.created_at < qb.created_at ? -1 : 1);
+    });
+    items.forEach(function (item) { list.appendChild(item); });
+  };
+
   /* -- posting rules: broadcast, mute, slow mode -- */
 
   Chat.prototype.expired = function () {
@@ -702,6 +899,7 @@
   /* The composer, or the bar that says why there is none. */
   Chat.prototype.updateComposer = function () {
     if (this.readOnly) return;
+    if (!document.getElementById("questions-panel").hidden) return; // the Questions tab is up
     var self = this;
     var bar = document.getElementById("readonly-bar");
     var composer = document.getElementById("composer");
@@ -950,6 +1148,11 @@
           self.refreshQueueCount();
         }));
       }));
+      if (m.sender && !m.hidden && m.body.length <= 300 && open) {
+        actions.appendChild(button(t.promote, "secondary", function () {
+          done(H.api("POST", url + "/promote").then(function () { self.toast(t.promoted); }));
+        }));
+      }
       var sender = m.sender;
       if (sender && !mine && sender.role !== "owner" && (sender.role !== "moderator" || me.can_manage)) {
         actions.appendChild(button(t.mute, "secondary", function () {
@@ -1119,6 +1322,18 @@
     var button = document.getElementById("share-button");
     if (!button) return;
     var dialog = document.getElementById("share-dialog");
+    var self = this;
+    var screenLink = document.getElementById("screen-link");
+    if (data.urls.screen) screenLink.href = data.urls.screen;
+    else screenLink.hidden = true;
+    document.getElementById("copy-link").addEventListener("click", function () {
+      var link = data.urls.join;
+      // The share sheet where there is one (phones), else the clipboard.
+      var done = navigator.share
+        ? navigator.share({ title: data.name, url: link })
+        : navigator.clipboard.writeText(link).then(function () { self.toast(t.copied); });
+      done.catch(function () { window.prompt(t.copied, link); });
+    });
     var img = document.getElementById("qr-image");
     var status = document.getElementById("qr-status");
     var loaded = false;
