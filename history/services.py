@@ -505,12 +505,12 @@ def question_vote(*, question: Question, user: User, up: bool) -> Question:
     if question.status != Question.Status.OPEN:
         raise Conflict("Only open questions take votes.", code="question_not_open")
     if up:
-        try:
-            with transaction.atomic():
-                QuestionVote.objects.create(question=question, member=membership)
-            changed = 1
-        except IntegrityError:
-            changed = 0
+        # The member's row is locked (_asker) until commit: their votes take turns, so this
+        # check cannot race their own other vote, and no savepoint is needed.
+        voted = QuestionVote.objects.filter(question=question, member=membership).exists()
+        if not voted:
+            QuestionVote.objects.create(question=question, member=membership)
+        changed = 0 if voted else 1
     else:
         deleted, _ = QuestionVote.objects.filter(question=question, member=membership).delete()
         changed = -deleted

@@ -322,6 +322,7 @@ REST_FRAMEWORK = {
         "question": env_str("HUILIAO_QUESTION_RATE", "10/min"),
         # A hall votes in bursts: generous, but a script cannot flip votes forever.
         "vote": env_str("HUILIAO_VOTE_RATE", "120/min"),
+        "contact": env_str("HUILIAO_CONTACT_RATE", "20/hour"),
         # Moderators act in bursts (clearing a spam wave) but not forever.
         "moderation": env_str("HUILIAO_MODERATION_RATE", "120/min"),
     },
@@ -380,6 +381,8 @@ HUILIAO_FAILED_LOOKUP_WINDOW = env_int("HUILIAO_FAILED_LOOKUP_WINDOW", 600)
 # Posting throttle per member per room: at most POST_RATE_COUNT messages in POST_RATE_SECONDS.
 HUILIAO_POST_RATE_COUNT = env_int("HUILIAO_POST_RATE_COUNT", 10)
 HUILIAO_POST_RATE_SECONDS = env_int("HUILIAO_POST_RATE_SECONDS", 10)
+# A question's vote count reaches each socket at most once per this many ms (0: every vote).
+HUILIAO_VOTES_COALESCE_MS = env_int("HUILIAO_VOTES_COALESCE_MS", 500)
 # This many distinct members reporting one message hide it until a moderator decides.
 HUILIAO_REPORT_HIDE_THRESHOLD = env_int("HUILIAO_REPORT_HIDE_THRESHOLD", 3)
 # When WeChat's content check fails or times out: "review" holds the message for a

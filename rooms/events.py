@@ -39,6 +39,11 @@ def publish_close_member(room: Room, user_id, code: int = protocol.CLOSE_FORBIDD
     _publish_on_commit(room.code, protocol.layer_close_member(user_id, code))
 
 
+def publish_to_user(room: Room, user_id, frame: protocol.Frame) -> None:
+    """Send `frame` to `user_id`'s sockets in `room` only, once the transaction commits."""
+    _publish_on_commit(room.code, protocol.layer_to_user(user_id, frame))
+
+
 def _publish_on_commit(code: str, message: dict[str, Any]) -> None:
     transaction.on_commit(lambda: send_now(code, message))
 

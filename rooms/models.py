@@ -24,6 +24,7 @@ MUTE_MAX_MINUTES = 60 * 24 * 30  # 43,200: a mute lasts at most 30 days
 SLOW_MODE_MAX_SECONDS = 3600
 REPORT_TEXT_MAX = 500
 CONTENT_TERM_MAX = 100
+CONTACT_CARD_MAX = 200
 
 
 def generate_room_code() -> str:
@@ -191,6 +192,11 @@ class Membership(models.Model):
     left_at = models.DateTimeField(_("left at"), null=True, blank=True)
     muted_until = models.DateTimeField(_("muted until"), null=True, blank=True)
     banned = models.BooleanField(_("banned"), default=False)
+    # Private: shown to one other member only through an accepted contact exchange, never
+    # in any list, frame, page, export, admin screen or log.
+    contact_card = models.CharField(
+        _("contact card"), max_length=CONTACT_CARD_MAX, blank=True, default="", db_default=""
+    )
 
     objects = MembershipQuerySet.as_manager()
 
@@ -376,3 +382,36 @@ class ContentRule(models.Model):
 
     def __str__(self) -> str:
         return self.term
+
+
+def generate_contact_id() -> str:
+    return secrets.token_urlsafe(6)  # 8 characters
+
+
+class ContactRequest(models.Model):
+    """One member asks another to swap contact cards; on acceptance each sees the other's."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        ACCEPTED = "accepted", _("accepted")
+        DECLINED = "declined", _("declined")
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="contact_requests")
+    public_id = models.CharField(max_length=8, default=generate_contact_id, editable=False)
+    asker = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+")
+    recipient = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["room", "public_id"], name="contact_unique_id"),
+            # One request per direction, ever: a declined one still reads "pending" to its
+            # asker (a decline is silent), so asking again must look the same.
+            models.UniqueConstraint(fields=["asker", "recipient"], name="contact_once_per_pair"),
+        ]
+        indexes = [models.Index(fields=["room", "recipient", "status"], name="contact_inbox")]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} ({self.status})"

@@ -117,11 +117,8 @@ def question_frame(payload: dict[str, Any]) -> Frame:
 
 def question_votes_frame(*, question_id: str, votes: int) -> Frame:
     """A question's vote count. The room hub sends at most one per question per
-    QUESTION_VOTES_COALESCE_SECONDS, however many votes arrive."""
+    HUILIAO_VOTES_COALESCE_MS (500), however many votes arrive."""
     return {"type": "question_votes", "id": question_id, "votes": votes}
-
-
-QUESTION_VOTES_COALESCE_SECONDS = 0.5
 
 
 def resume_truncated_frame(first_seq: int) -> Frame:
@@ -138,6 +135,29 @@ def announcement_frame(*, text: str, updated_at) -> Frame:
 
 def members_frame(count: int) -> Frame:
     return {"type": "members", "count": count}
+
+
+def contact_request_frame(*, request_id: str, member_id: str, display_name: str) -> Frame:
+    """To the recipient's sockets only: a member asks to swap contact cards."""
+    return {
+        "type": "contact_request",
+        "request": {
+            "id": request_id,
+            "member": {"member_id": member_id, "display_name": display_name},
+        },
+    }
+
+
+def contact_shared_frame(*, request_id: str, member_id: str, display_name: str, card: str) -> Frame:
+    """To each of the two members only, with the other's card: the exchange was accepted."""
+    return {
+        "type": "contact_shared",
+        "request": {
+            "id": request_id,
+            "member": {"member_id": member_id, "display_name": display_name},
+            "card": card,
+        },
+    }
 
 
 def room_closed_frame() -> Frame:
@@ -171,6 +191,7 @@ LAYER_EVENT = "room.event"  # carries a frame for every local socket of the room
 LAYER_CONTROL = "room.control"  # tells the hubs to act on their local sockets
 
 CONTROL_CLOSE_MEMBER = "close_member"  # the member left or was banned: close their sockets
+CONTROL_TO_USER = "to_user"  # a frame for one user's sockets only (contact exchange)
 
 
 def layer_event(frame: Frame) -> dict[str, Any]:
@@ -185,4 +206,14 @@ def layer_close_member(user_id, code: int = CLOSE_FORBIDDEN) -> dict[str, Any]:
         "action": CONTROL_CLOSE_MEMBER,
         "user_id": str(user_id),
         "code": code,
+    }
+
+
+def layer_to_user(user_id, frame: Frame) -> dict[str, Any]:
+    """A frame for one user's sockets in the room, and nobody else's."""
+    return {
+        "type": LAYER_CONTROL,
+        "action": CONTROL_TO_USER,
+        "user_id": str(user_id),
+        "frame": frame,
     }

@@ -14,6 +14,7 @@ from rooms.models import (
     CURRENT_MEMBER,
     GEOFENCE_MAX_RADIUS_M,
     ROOM_CURRENT_MEMBERS,
+    ContactRequest,
     Membership,
     Room,
 )
@@ -280,3 +281,30 @@ def rooms_nearby(*, latitude: float, longitude: float, limit: int = 50) -> list[
             found.append(room)
     found.sort(key=lambda room: room.distance_m)
     return found[:limit]
+
+
+# --- contact exchange ----------------------------------------------------------------------
+
+
+def contact_requests_mine(*, membership: Membership) -> list[ContactRequest]:
+    """My requests, both ways, newest first; declined ones only as their asker sees them
+    (pending: a decline is silent), never to their recipient."""
+    rows = (
+        ContactRequest.objects.select_related("asker", "recipient")
+        .filter(Q(asker=membership) | Q(recipient=membership))
+        .exclude(recipient=membership, status=ContactRequest.Status.DECLINED)
+        .order_by("-created_at", "-id")
+    )
+    return list(rows[:200])
+
+
+def contact_request_for_recipient(*, membership: Membership, request_id: str) -> ContactRequest:
+    request = (
+        ContactRequest.objects.select_related("asker", "recipient", "room")
+        .filter(room_id=membership.room_id, public_id=request_id, recipient=membership)
+        .exclude(status=ContactRequest.Status.DECLINED)
+        .first()
+    )
+    if request is None:
+        raise NotFound("No such request.", code="contact_not_found")
+    return request

@@ -9,13 +9,14 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from huiliao_site.errors import Conflict, Gone, InvalidInput, PermissionDenied
-from huiliao_site.text import has_control_characters, name_key
+from huiliao_site.errors import Conflict, Gone, InvalidInput, NotFound, PermissionDenied
+from huiliao_site.text import has_control_characters, is_valid_unicode, name_key
 from rooms import events, geo, protocol, selectors
 from rooms.avatars import avatar_clean, avatar_default
 from rooms.content import content_check_shown, content_rules_changed
 from rooms.models import (
     ANNOUNCEMENT_MAX,
+    CONTACT_CARD_MAX,
     CONTENT_TERM_MAX,
     DISPLAY_NAME_MAX,
     GEOFENCE_MAX_RADIUS_M,
@@ -23,6 +24,7 @@ from rooms.models import (
     MUTE_MAX_MINUTES,
     ROOM_NAME_MAX,
     SLOW_MODE_MAX_SECONDS,
+    ContactRequest,
     ContentRule,
     Membership,
     ModerationAction,
@@ -631,6 +633,116 @@ def announcement_set(*, room: Room, text: str, actor: User | None) -> Room:
     )
     events.publish(room, events.announcement_frame(room))
     return room
+
+
+# --- contact exchange ------------------------------------------------------------------------
+
+
+def clean_contact_card(card) -> str:
+    if not isinstance(card, str) or not is_valid_unicode(card) or "\x00" in card:
+        raise InvalidInput("contact_card must be text.", code="invalid_contact_card")
+    card = card.strip()
+    if len(card) > CONTACT_CARD_MAX:
+        raise InvalidInput(
+            f"A contact card is at most {CONTACT_CARD_MAX} characters.", code="invalid_contact_card"
+        )
+    if has_control_characters(card, allow_newlines=True):
+        raise InvalidInput(
+            "contact_card must not contain control characters.", code="invalid_contact_card"
+        )
+    return card
+
+
+@transaction.atomic
+def contact_card_set(*, membership: Membership, card) -> Membership:
+    """A member's private card for this room ("WeChat: …", an email). Nobody sees it but
+    those they accept an exchange with; no content rule reads it for the same reason."""
+    membership.contact_card = clean_contact_card(card)
+    membership.save(update_fields=["contact_card"])
+    return membership
+
+
+def _require_card(membership: Membership) -> None:
+    if not membership.contact_card:
+        raise InvalidInput(
+            "Add your own contact card first: an exchange shares both.",
+            code="contact_card_required",
+        )
+
+
+def _shared(request: ContactRequest) -> None:
+    """Each side gets the other's card, on their own sockets only."""
+    for me, other in ((request.asker, request.recipient), (request.recipient, request.asker)):
+        events.publish_to_user(
+            request.room,
+            me.user_id,
+            protocol.contact_shared_frame(
+                request_id=request.public_id,
+                member_id=other.member_id,
+                display_name=other.display_name,
+                card=other.contact_card,
+            ),
+        )
+
+
+@transaction.atomic
+def contact_ask(*, room: Room, asker: Membership, recipient: Membership) -> ContactRequest:
+    """Ask `recipient` to swap cards. Their sockets alone hear `contact_request`. Asking
+    someone who already asked me accepts theirs instead (both want it)."""
+    if recipient.pk == asker.pk:
+        raise InvalidInput("You can't ask yourself.", code="cannot_ask_self")
+    if asker.is_muted():
+        raise PermissionDenied("You are muted in this room for now.", code="muted")
+    _require_card(asker)
+    reverse = (
+        ContactRequest.objects.select_for_update()
+        .filter(asker=recipient, recipient=asker, status=ContactRequest.Status.PENDING)
+        .first()
+    )
+    if reverse is not None:
+        return contact_accept(request=reverse)
+    try:
+        with transaction.atomic():
+            request = ContactRequest.objects.create(room=room, asker=asker, recipient=recipient)
+    except IntegrityError as exc:
+        raise Conflict(
+            "You have already asked this member for their contact.", code="already_asked"
+        ) from exc
+    events.publish_to_user(
+        room,
+        recipient.user_id,
+        protocol.contact_request_frame(
+            request_id=request.public_id,
+            member_id=asker.member_id,
+            display_name=asker.display_name,
+        ),
+    )
+    return request
+
+
+@transaction.atomic
+def contact_accept(*, request: ContactRequest) -> ContactRequest:
+    if request.status == ContactRequest.Status.ACCEPTED:
+        return request
+    if request.status != ContactRequest.Status.PENDING:
+        raise NotFound("No such request.", code="contact_not_found")
+    request.recipient.refresh_from_db(fields=["contact_card"])
+    request.asker.refresh_from_db(fields=["contact_card"])
+    _require_card(request.recipient)
+    request.status = ContactRequest.Status.ACCEPTED
+    request.answered_at = timezone.now()
+    request.save(update_fields=["status", "answered_at"])
+    _shared(request)
+    return request
+
+
+@transaction.atomic
+def contact_decline(*, request: ContactRequest) -> None:
+    """Silent: the asker keeps seeing "pending"."""
+    if request.status == ContactRequest.Status.PENDING:
+        request.status = ContactRequest.Status.DECLINED
+        request.answered_at = timezone.now()
+        request.save(update_fields=["status", "answered_at"])
 
 
 # --- content rules ---------------------------------------------------------------------------

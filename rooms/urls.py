@@ -1,6 +1,6 @@
 from django.urls import path
 
-from rooms import api, api_moderation
+from rooms import api, api_contacts, api_moderation
 
 # No trailing slashes, like accounts.urls. "nearby" comes before <code>: codes are 8
 # characters, so no room can be called "nearby".
@@ -11,6 +11,18 @@ urlpatterns = [
     path("rooms/<str:code>", api.RoomDetailView.as_view(), name="room-detail"),
     path("rooms/<str:code>/announcement", api.AnnouncementView.as_view(), name="room-announcement"),
     path("rooms/<str:code>/members", api.MembersView.as_view(), name="room-members"),
+    path("rooms/<str:code>/me-in-room", api_contacts.MeInRoomView.as_view(), name="room-me"),
+    path("rooms/<str:code>/contacts", api_contacts.ContactsView.as_view(), name="room-contacts"),
+    path(
+        "rooms/<str:code>/contacts/<str:request_id>/accept",
+        api_contacts.ContactAcceptView.as_view(),
+        name="room-contact-accept",
+    ),
+    path(
+        "rooms/<str:code>/contacts/<str:request_id>/decline",
+        api_contacts.ContactDeclineView.as_view(),
+        name="room-contact-decline",
+    ),
     path("rooms/<str:code>/close", api_moderation.CloseView.as_view(), name="room-close"),
     path("rooms/<str:code>/reopen", api_moderation.ReopenView.as_view(), name="room-reopen"),
     path(

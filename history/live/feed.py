@@ -151,6 +151,8 @@ class RoomFeed:
             if event.get("action") == protocol.CONTROL_CLOSE_MEMBER:
                 code = event.get("code", protocol.CLOSE_FORBIDDEN)
                 self.close_member(event["user_id"], code)
+            elif event.get("action") == protocol.CONTROL_TO_USER:
+                self.to_user(event["user_id"], event["frame"])
 
     async def handle(self, frame: protocol.Frame) -> None:
         kind = frame.get("type")
@@ -174,12 +176,13 @@ class RoomFeed:
 
     def _coalesce_votes(self, frame: protocol.Frame) -> None:
         """A hall voting at once must not flood the sockets: each question's count goes out
-        at most once per QUESTION_VOTES_COALESCE_SECONDS, with the latest value."""
+        at most once per HUILIAO_VOTES_COALESCE_MS, with the latest value."""
         self.votes[frame["id"]] = frame["votes"]
         if self.votes_timer is not None:
             return
         loop = asyncio.get_running_loop()
-        wait = self.votes_sent_at + protocol.QUESTION_VOTES_COALESCE_SECONDS - loop.time()
+        window = settings.HUILIAO_VOTES_COALESCE_MS / 1000
+        wait = self.votes_sent_at + window - loop.time()
         self.votes_timer = loop.call_later(max(0.0, wait), self._flush_votes)
 
     def _flush_votes(self) -> None:
@@ -191,6 +194,15 @@ class RoomFeed:
         for question_id, count in votes.items():
             frame = protocol.question_votes_frame(question_id=question_id, votes=count)
             self._deliver(None, protocol.encode(frame))
+
+    def to_user(self, user_id: str, frame: protocol.Frame) -> None:
+        """A private frame (a contact request or card): that user's local sockets only."""
+        sockets = [s for s in self.sockets if s.user_id == user_id]
+        if sockets:
+            message = protocol.encode(frame)
+            for socket in sockets:
+                socket.deliver(None, message)
+            metrics.FRAMES_SENT.inc(len(sockets))
 
     def close_member(self, user_id: str, code: int = protocol.CLOSE_FORBIDDEN) -> None:
         self.removed[user_id] = self.hub.clock()

@@ -122,6 +122,7 @@
     this.setUpShare();
     this.setUpModeration();
     this.setUpQuestions();
+    this.setUpContacts();
     if (this.readOnly) this.makeReadOnly();
     else this.updateComposer();
 
@@ -489,6 +490,14 @@
       case "question_votes":
         this.questionVotes(frame.id, frame.votes);
         break;
+      case "contact_request":
+        this.toast(H.fmt(t.contact_request, { name: frame.request.member.display_name }));
+        this.refreshContacts();
+        break;
+      case "contact_shared":
+        this.toast(H.fmt(t.contact_shared, { name: frame.request.member.display_name }));
+        this.refreshContacts();
+        break;
       case "member_updated":
         this.memberUpdated(frame);
         break;
@@ -657,7 +666,19 @@
     var form = document.getElementById("rename-form");
     var self = this;
     var choices = form.querySelectorAll("input[name=avatar]");
+    var card = document.getElementById("card-input");
+    var cardLoaded = "";
+    // Read once: reading it on every opening could overwrite what is being typed.
+    if (me && me.is_member) {
+      H.api("GET", data.urls.me_in_room)
+        .then(function (mine) {
+          cardLoaded = mine.contact_card;
+          if (!card.value) card.value = cardLoaded;
+        })
+        .catch(function () { /* the field starts empty; saving sets it */ });
+    }
     document.getElementById("menu-button").addEventListener("click", function () {
+      card.value = cardLoaded;
       input.value = me.display_name || "";
       choices.forEach(function (choice) { choice.checked = choice.value === me.avatar; });
       error.hidden = true;
@@ -675,6 +696,11 @@
         .then(function (room) {
           me.display_name = room.my_display_name || name;
           me.avatar = room.my_avatar;
+          if (card.value.trim() === cardLoaded.trim()) return null;
+          return H.api("PATCH", data.urls.me_in_room, { contact_card: card.value });
+        })
+        .then(function (mine) {
+          if (mine) cardLoaded = mine.contact_card;
           dialog.close();
         })
         .catch(function (err) {
@@ -693,6 +719,56 @@
           error.hidden = false;
         });
     });
+  };
+
+  /* -- contact exchange -- */
+
+  Chat.prototype.setUpContacts = function () {
+    var self = this;
+    document.getElementById("contacts-button").addEventListener("click", function () {
+      self.refreshContacts();
+      document.getElementById("contacts-dialog").showModal();
+    });
+    this.refreshContacts();
+  };
+
+  Chat.prototype.refreshContacts = function () {
+    var self = this;
+    H.api("GET", data.urls.contacts).then(function (page) {
+      var list = document.getElementById("contacts-list");
+      list.replaceChildren();
+      var waiting = 0;
+      page.results.forEach(function (request) {
+        var item = H.el("li", "member-row contact-row");
+        item.dataset.id = request.id;
+        var text = H.el("span", "member-name", request.member.display_name);
+        if (request.status === "accepted") {
+          text.appendChild(H.el("span", "contact-card", request.card));
+        } else if (request.direction === "out") {
+          text.appendChild(H.el("span", "contact-card muted", t.waiting));
+        }
+        item.appendChild(text);
+        if (request.status === "pending" && request.direction === "in") {
+          waiting += 1;
+          var tools = H.el("span", "member-tools");
+          function answer(verb) {
+            return function () {
+              H.api("POST", data.urls.contacts + "/" + request.id + "/" + verb)
+                .then(function () { self.refreshContacts(); })
+                .catch(function (err) { self.toast(errorText(err)); });
+            };
+          }
+          tools.appendChild(button(t.accept, "ghost small", answer("accept")));
+          tools.appendChild(button(t.decline, "ghost small", answer("decline")));
+          item.appendChild(tools);
+        }
+        list.appendChild(item);
+      });
+      document.getElementById("contacts-empty").hidden = page.results.length > 0;
+      var count = document.getElementById("contacts-count");
+      count.textContent = String(waiting);
+      count.hidden = !waiting;
+    }).catch(function () { /* the next frame or open tries again */ });
   };
 
   /* -- Q&A: the Questions tab -- */
@@ -1190,6 +1266,18 @@
       var badge = t["role_" + member.role];
       if (badge) name.appendChild(H.el("span", "msg-badge msg-badge-" + member.role, badge));
       item.appendChild(name);
+      if (me && member.member_id !== me.member_id && !self.readOnly) {
+        var swap = button(t.swap, "ghost small", function () {
+          H.api("POST", data.urls.contacts, { member_id: member.member_id })
+            .then(function () {
+              swap.disabled = true;
+              self.toast(t.asked);
+              self.refreshContacts();
+            })
+            .catch(failed);
+        });
+        item.appendChild(swap);
+      }
       var actable = me && me.can_moderate && member.member_id !== me.member_id &&
         member.role !== "owner" && (member.role !== "moderator" || me.can_manage);
       if (actable) {
