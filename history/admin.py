@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from django.contrib import admin, messages
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, StreamingHttpResponse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.text import Truncator
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from history import services
 from history.events import with_sender_names
 from history.models import Message
+from history.notices import notice_text
 from rooms.admin import OwnRoomsFilter, RoomAdmin, can_manage, scoped_to_owner, user_label
 from rooms.models import Report, Room
 
@@ -112,6 +113,8 @@ class MessageAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("message"))
     def body_preview(self, message: Message) -> str:
+        if message.event:  # a notice, in the reader's language
+            return notice_text(message.event, message.params or {})
         return Truncator(message.body).chars(80)
 
     def save_model(self, request, obj, form, change):
@@ -299,6 +302,7 @@ def export_lines(*, room_ids: list[int]) -> Iterator[str]:
     ]
     kinds = {value: str(label) for value, label in Message.Kind.choices}
     yes = gettext("yes")
+    language = translation.get_language()  # notices in the organiser's language
     writer = csv.writer(Echo())
 
     def lines() -> Iterator[str]:
@@ -314,7 +318,11 @@ def export_lines(*, room_ids: list[int]) -> Iterator[str]:
                     timezone.localtime(message.created_at).strftime("%Y-%m-%d %H:%M:%S"),
                     kinds.get(message.kind, message.kind),
                     csv_text(sender),
-                    csv_text(message.body),
+                    csv_text(
+                        notice_text(message.event, message.params or {}, language)
+                        if message.event
+                        else message.body
+                    ),
                     yes if message.hidden else "",
                 ]
             )

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 
 from history import selectors, services
 from history.events import Viewer, message_payload
-from history.models import BODY_MAX, CLIENT_ID_MAX, RECALL_SECONDS, Message
+from history.models import BODY_MAX, CLIENT_ID_MAX, MENTIONS_MAX, RECALL_SECONDS, Message
 from history.selectors import PAGE_DEFAULT, PAGE_MAX
 from huiliao_site.api import (
     OneLineTextField,
@@ -95,6 +95,20 @@ class MessagePostSerializer(serializers.Serializer):
         error_code="invalid_client_id",
         help_text="A fresh id (a UUID) per message: re-sending it returns the stored message.",
     )
+    reply_to = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=1,
+        help_text="The seq of the message this one answers (400 `invalid_reply` if none).",
+    )
+    mentions = serializers.ListField(
+        child=StrictCharField(max_length=32),
+        required=False,
+        default=list,
+        max_length=MENTIONS_MAX,
+        help_text="member_ids it @mentions; those no longer in the room are dropped.",
+    )
 
 
 class MessagesQuerySerializer(serializers.Serializer):
@@ -122,6 +136,11 @@ class MessageSerializer(serializers.Serializer):
     client_id = StrictCharField(allow_null=True)
     sender = MemberSerializer(allow_null=True, help_text="null for system notices.")
     kind = serializers.ChoiceField(choices=Message.Kind.choices)
+    event = StrictCharField(
+        allow_null=True,
+        help_text="A system notice's event (joined, left); its body is worded in the "
+        "request's language (a socket's: its ?lang=).",
+    )
     body = StrictCharField(
         help_text="Empty when hidden (except to moderators, and to its sender while held "
         "for review) and when recalled."
@@ -133,6 +152,12 @@ class MessageSerializer(serializers.Serializer):
         "rejected: a moderator hid it.",
     )
     recalled = serializers.BooleanField(help_text="Taken back by its sender.")
+    reply_to = serializers.IntegerField(
+        allow_null=True, help_text="The seq of the message this one answers."
+    )
+    mentions = serializers.ListField(
+        child=StrictCharField(), help_text="member_ids of the members it @mentions."
+    )
     created_at = UtcDateTimeField()
 
 
@@ -272,3 +297,39 @@ class MessageDetailView(RoomView):
         message = selectors.message_get(room=self.room, seq=seq)
         services.message_recall(message=message, user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SearchQuerySerializer(serializers.Serializer):
+    q = StrictCharField(min_length=1, max_length=selectors.SEARCH_MAX, help_text="Words to find.")
+    before = serializers.IntegerField(
+        required=False, min_value=1, help_text="The next page: `next` of the previous one."
+    )
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=PAGE_MAX, default=20)
+
+
+class SearchPageSerializer(serializers.Serializer):
+    results = MessageSerializer(many=True, help_text="Newest first.")
+    next = serializers.IntegerField(allow_null=True, help_text="`before` for the next page.")
+
+
+class MessagesSearchView(RoomView):
+    permission_map = {"GET": CanReadRoom}
+
+    @extend_schema(
+        operation_id="rooms_messages_search",
+        parameters=[SearchQuerySerializer],
+        responses={200: SearchPageSerializer, **error_responses(400, 401, 403, 404, 429)},
+        description="Search the room's history (members and managers): members' messages "
+        "containing `q`, newest first, keyset-paged by `before`.",
+    )
+    def get(self, request, code):
+        query = validated_query(SearchQuerySerializer, request)
+        text = query["q"].strip()
+        if not text:
+            return Response(SearchPageSerializer({"results": [], "next": None}).data)
+        page, after = selectors.messages_search(
+            room=self.room, query=text, before=query.get("before"), limit=query["limit"]
+        )
+        viewer = viewer_for(self)
+        results = [message_payload(message, viewer) for message in page]
+        return Response(SearchPageSerializer({"results": results, "next": after}).data)

@@ -19,6 +19,7 @@ from urllib.parse import parse_qs
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django import db
 from django.conf import settings
+from django.utils import translation
 
 from history import selectors, services
 from history.events import Viewer, message_frame
@@ -27,6 +28,7 @@ from history.live.feed import RoomFeed
 from history.live.registry import get_hub
 from history.live.socket import LocalSocket
 from history.models import Message
+from history.notices import socket_language
 from huiliao_site import metrics
 from huiliao_site.errors import (
     DomainError,
@@ -58,20 +60,34 @@ SERVER_ERROR = ("server_error", "Something went wrong with that frame; nothing w
 
 
 def _post(
-    *, room: Room, user, body: Any, client_id: Any, wechat_verdict: str | None
+    *, room: Room, user, content: dict[str, Any], wechat_verdict: str | None
 ) -> tuple[protocol.Frame, bool, bool]:
     """(the message as its sender sees it, whether it was stored now, whether it is held)."""
     message, created = services.message_post(
-        room=room, user=user, body=body, client_id=client_id, wechat_verdict=wechat_verdict
+        room=room,
+        user=user,
+        body=content.get("body"),
+        client_id=content.get("client_id"),
+        reply_to=content.get("reply_to"),
+        mentions=content.get("mentions"),
+        wechat_verdict=wechat_verdict,
     )
     viewer = Viewer(member_id=getattr(message, "sender_member_id", None))
     return message_frame(message, viewer), created, message.review != Message.Review.NONE
 
 
-def _replay(*, room: Room, after: int) -> tuple[list[protocol.Frame], int | None, int]:
+def _replay(
+    *, room: Room, after: int, language: str
+) -> tuple[list[protocol.Frame], int | None, int]:
     room.refresh_from_db(fields=["last_seq"])
-    frames, replay_from = selectors.messages_replay(room=room, after=after)
+    with translation.override(language):  # notices in the socket's language
+        frames, replay_from = selectors.messages_replay(room=room, after=after)
     return frames, replay_from, room.last_seq
+
+
+def _open_with_replay(*, code: str, credentials, after: int, language: str):
+    with translation.override(language):
+        return selectors.socket_open(code=code, credentials=credentials, after=after)
 
 
 # WeChat's content checks wait on the network: a pool of their own, so that a slow WeChat
@@ -123,7 +139,11 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             return
         hub = get_hub()
         socket = self.socket = LocalSocket(
-            send=self.base_send, code=code, kind=credentials.method, clock=hub.clock
+            send=self.base_send,
+            code=code,
+            kind=credentials.method,
+            clock=hub.clock,
+            language=self._language(),
         )
         # Subscribe before reading: whatever commits from here on reaches the socket live
         # (buffered until the replay is out), and the seq filter drops what the replay sent.
@@ -133,8 +153,8 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             if after is None:  # a hall joining at once: read with the other handshakes
                 opened = await hub.handshakes.open(code=code, credentials=credentials)
             else:
-                opened = await in_db_thread(selectors.socket_open)(
-                    code=code, credentials=credentials, after=after
+                opened = await in_db_thread(_open_with_replay)(
+                    code=code, credentials=credentials, after=after, language=socket.language
                 )
         except NotAuthenticated:
             socket.close(protocol.CLOSE_NO_CREDENTIALS)
@@ -194,6 +214,13 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         metrics.SOCKETS_CLOSED.labels(str(code)).inc()
         await self.close(code)
 
+    def _language(self) -> str:
+        """`?lang=`, else the handshake's Accept-Language, else the site's (history.notices)."""
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin1"))
+        headers = dict(self.scope.get("headers") or [])
+        accept = headers.get(b"accept-language", b"").decode("latin1")
+        return socket_language((query.get("lang") or [None])[-1], accept)
+
     def _after_seq_from_query(self) -> tuple[int | None, bool]:
         """(after_seq or None, whether the query held an invalid one)."""
         values = parse_qs(self.scope.get("query_string", b"").decode("latin1")).get("after_seq")
@@ -243,7 +270,9 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             self.socket.push_frame(protocol.error_frame(*RESUME_REFUSED))
             return
         self.socket.live = False
-        replay, replay_from, last_seq = await in_db_thread(_replay)(room=self.room, after=after)
+        replay, replay_from, last_seq = await in_db_thread(_replay)(
+            room=self.room, after=after, language=self.socket.language
+        )
         await self._send_replay(replay, replay_from, last_seq, after)
 
     async def disconnect(self, code: int) -> None:
@@ -299,11 +328,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             wechat_verdict = await _wechat_verdict(self.user, body)
         try:
             frame, created, held = await in_db_thread(_post)(
-                room=self.room,
-                user=self.user,
-                body=body,
-                client_id=content.get("client_id"),
-                wechat_verdict=wechat_verdict,
+                room=self.room, user=self.user, content=content, wechat_verdict=wechat_verdict
             )
         except DomainError as exc:
             retry_after = getattr(exc, "wait", None)

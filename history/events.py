@@ -6,6 +6,7 @@ from typing import Any
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from history.models import Message, Question
+from history.notices import notice_text
 from rooms import protocol
 from rooms.models import Membership
 from rooms.protocol import Frame, iso_datetime
@@ -42,6 +43,8 @@ class Viewer:
 
 
 def shown_body(message: Message, viewer: Viewer | None) -> str:
+    if message.event:
+        return notice_text(message.event, message.params or {})  # the active language
     if message.recalled_at is not None:
         return ""  # taken back: nobody sees it any more (the admin still does)
     if not message.hidden:
@@ -70,16 +73,32 @@ def message_payload(message: Message, viewer: Viewer | None = None) -> dict[str,
         "client_id": message.client_id,
         "sender": sender,
         "kind": message.kind,
+        "event": message.event or None,
         "body": shown_body(message, viewer),
         "hidden": message.hidden,
         "review": message.review,
         "recalled": message.recalled_at is not None,
+        "reply_to": message.reply_to,
+        "mentions": message.mentions or [],
         "created_at": iso_datetime(message.created_at),
     }
 
 
 def message_frame(message: Message, viewer: Viewer | None = None) -> Frame:
     return protocol.message_frame(message_payload(message, viewer))
+
+
+def message_notice(message: Message) -> dict[str, Any] | None:
+    """What a hub needs to word a notice per language (None for other messages)."""
+    if not message.event:
+        return None
+    return {"event": message.event, "params": message.params or {}}
+
+
+def frame_in_language(frame: Frame, notice: dict[str, Any], language: str) -> Frame:
+    """A notice's `message` frame with its body in `language`."""
+    body = notice_text(notice["event"], notice.get("params") or {}, language)
+    return {**frame, "message": {**frame["message"], "body": body}}
 
 
 def message_restored_frame(message: Message) -> Frame:

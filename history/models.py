@@ -9,6 +9,7 @@ from rooms.models import Membership, Room
 
 BODY_MAX = 2000
 CLIENT_ID_MAX = 64
+MENTIONS_MAX = 20
 RECALL_SECONDS = 120  # a sender takes a message back within 2 minutes (WeChat's 撤回)
 
 
@@ -33,6 +34,14 @@ class Message(models.Model):
     )
     kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.TEXT)
     body = models.TextField(_("body"), max_length=BODY_MAX)
+    # A system notice's event ("joined", "left") and its parameters: its words are chosen
+    # per reader (history.notices); `body` keeps them in English for search and the admin.
+    event = models.CharField(_("event"), max_length=16, blank=True, default="", db_default="")
+    params = models.JSONField(_("parameters"), null=True, blank=True)
+    # The message this one answers (its seq in the same room), shown as a quote.
+    reply_to = models.PositiveBigIntegerField(_("reply to"), null=True, blank=True)
+    # The member_ids it @mentions: their pages highlight it.
+    mentions = models.JSONField(_("mentions"), null=True, blank=True)
     client_id = models.CharField(_("client id"), max_length=CLIENT_ID_MAX, null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=False)
     hidden = models.BooleanField(_("hidden"), default=False)

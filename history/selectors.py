@@ -70,6 +70,33 @@ def messages_range(*, room_id: int, first: int, last: int) -> list[Message]:
     )
 
 
+SEARCH_MAX = 100
+
+
+def messages_search(
+    *, room: Room, query: str, before: int | None, limit: int
+) -> tuple[list[Message], int | None]:
+    """Members' messages containing `query` (case-insensitive), newest first, keyset-paged
+    by seq: `before` for the next page. Hidden, held and recalled ones are never found. A
+    plain substring filter on SQLite and PostgreSQL alike: full-text search would not find
+    a word inside Chinese text, which has no spaces to split on."""
+    rows = with_sender_names(
+        Message.objects.filter(
+            room=room,
+            kind=Message.Kind.TEXT,
+            hidden=False,
+            recalled_at__isnull=True,
+            body__icontains=query,
+        )
+    )
+    if before is not None:
+        rows = rows.filter(seq__lt=before)
+    page = list(rows.order_by("-seq")[: limit + 1])
+    if len(page) <= limit:
+        return page, None
+    return page[:limit], page[limit - 1].seq
+
+
 def message_get(*, room: Room, seq: int) -> Message:
     message = with_sender_names(Message.objects.filter(room=room, seq=seq)).first()
     if message is None:

@@ -10,11 +10,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Min
 from django.utils import timezone
-from django.utils.translation import gettext
 
 from accounts import wechat
 from accounts.models import User
-from history import selectors
+from history import notices, selectors
 from history.events import (
     message_frame,
     message_restored_frame,
@@ -24,12 +23,14 @@ from history.events import (
 from history.models import (
     BODY_MAX,
     CLIENT_ID_MAX,
+    MENTIONS_MAX,
     QUESTION_MAX,
     RECALL_SECONDS,
     Message,
     Question,
     QuestionVote,
 )
+from history.notices import notice_text
 from history.selectors import PurgeCounts
 from huiliao_site.errors import Conflict, DomainError, InvalidInput, PermissionDenied
 from huiliao_site.logs import FailureLog
@@ -92,6 +93,8 @@ def _store(
     client_id: str | None,
     membership: Membership | None = None,
     held: bool = False,
+    reply_to: int | None = None,
+    mentions: list[str] | None = None,
 ) -> Message:
     """Store a message under the room's next seq and publish it after commit. A `held`
     message takes its seq like any other and reaches the room as a placeholder."""
@@ -107,6 +110,8 @@ def _store(
         created_at=timezone.now(),
         hidden=held,
         review=Message.Review.PENDING if held else Message.Review.NONE,
+        reply_to=reply_to,
+        mentions=mentions,
     )
     if membership is not None:
         sender_from_membership(message, membership)
@@ -183,8 +188,36 @@ def wechat_screen(*, user: User, body) -> str | None:
     return {wechat.CHECK_RISKY: REJECT, wechat.CHECK_REVIEW: REVIEW}.get(suggest)
 
 
+def clean_reply_to(reply_to) -> int | None:
+    if reply_to is None:
+        return None
+    if not isinstance(reply_to, int) or isinstance(reply_to, bool) or reply_to < 1:
+        raise InvalidInput("reply_to must be a message's seq.", code="invalid_reply")
+    return reply_to
+
+
+def clean_mentions(mentions) -> list[str]:
+    if mentions is None:
+        return []
+    if not isinstance(mentions, list) or len(mentions) > MENTIONS_MAX:
+        raise InvalidInput(
+            f"mentions must be a list of at most {MENTIONS_MAX} member ids.",
+            code="invalid_mentions",
+        )
+    if not all(isinstance(item, str) and 0 < len(item) <= 32 for item in mentions):
+        raise InvalidInput("mentions must be member ids.", code="invalid_mentions")
+    return list(dict.fromkeys(mentions))
+
+
 def message_post(
-    *, room: Room, user: User, body, client_id, wechat_verdict=UNCHECKED
+    *,
+    room: Room,
+    user: User,
+    body,
+    client_id,
+    reply_to=None,
+    mentions=None,
+    wechat_verdict=UNCHECKED,
 ) -> tuple[Message, bool]:
     """Post a chat message as `user`. Returns (message, created).
 
@@ -196,6 +229,8 @@ def message_post(
     """
     body = clean_body(body)
     client_id = clean_client_id(client_id)
+    reply_to = clean_reply_to(reply_to)
+    mentions = clean_mentions(mentions)
     verdict = content_verdict(text=body, room=room)
     if verdict != REJECT:
         if wechat_verdict == UNCHECKED:
@@ -205,7 +240,13 @@ def message_post(
         if verdict == REJECT:
             raise content_rejected()
         message = _message_store_new(
-            room=room, user=user, body=body, client_id=client_id, held=verdict == REVIEW
+            room=room,
+            user=user,
+            body=body,
+            client_id=client_id,
+            held=verdict == REVIEW,
+            reply_to=reply_to,
+            mentions=mentions,
         )
         return message, True
     except (IntegrityError, DomainError):
@@ -220,12 +261,36 @@ def message_post(
 
 
 @transaction.atomic
-def _message_store_new(*, room: Room, user: User, body: str, client_id: str, held: bool) -> Message:
+def _message_store_new(
+    *,
+    room: Room,
+    user: User,
+    body: str,
+    client_id: str,
+    held: bool,
+    reply_to: int | None = None,
+    mentions: list[str] | None = None,
+) -> Message:
     membership = room_selectors.membership_lock_for_posting(room=room, user=user)
     room_selectors.membership_check_can_post(room=room, membership=membership)
     selectors.throttle_check_slow_mode(room=room, membership=membership)
     selectors.throttle_check_post(room=room, user=user)
+    if (
+        reply_to is not None
+        and not Message.objects.filter(room=room, seq=reply_to, kind=Message.Kind.TEXT).exists()
+    ):
+        raise InvalidInput("reply_to names no message of this room.", code="invalid_reply")
+    if mentions:
+        # Only people in the room: a mention of anyone else is dropped, not an error (they
+        # may have left while the message was typed).
+        mentions = list(
+            Membership.objects.current()
+            .filter(room=room, member_id__in=mentions)
+            .values_list("member_id", flat=True)
+        )
     return _store(
+        reply_to=reply_to,
+        mentions=mentions or None,
         room=room,
         sender=user,
         kind=Message.Kind.TEXT,
@@ -236,11 +301,26 @@ def _message_store_new(*, room: Room, user: User, body: str, client_id: str, hel
     )
 
 
-def system_message_post(*, room: Room, body: str, actor: User | None = None) -> Message:
-    """A notice from the room itself. `actor`, the member whose act it reports, is stored
-    as its sender (never shown: notices have no sender in any payload) so that their
-    notices count against their posting budget like their messages do."""
-    return _store(room=room, sender=actor, kind=Message.Kind.SYSTEM, body=body, client_id=None)
+def system_message_post(
+    *, room: Room, event: str, params: dict, actor: User | None = None
+) -> Message:
+    """A notice from the room itself, stored as its event and parameters (history.notices
+    words it for each reader; `body` keeps it in English). `actor`, the member whose act it
+    reports, is stored as its sender (never shown: notices have no sender in any payload)
+    so that their notices count against their posting budget like their messages do."""
+    seq = room_services.room_next_seq(room=room)
+    message = Message.objects.create(
+        room=room,
+        seq=seq,
+        sender=actor,
+        kind=Message.Kind.SYSTEM,
+        body=notice_text(event, params, "en"),
+        event=event,
+        params=params,
+        created_at=timezone.now(),
+    )
+    events.publish(room, message_frame(message), notice={"event": event, "params": params})
+    return message
 
 
 def _notice_allowed(*, room: Room, membership: Membership) -> bool:
@@ -250,15 +330,6 @@ def _notice_allowed(*, room: Room, membership: Membership) -> bool:
     if membership.is_muted():
         return False
     return selectors.post_budget_left(room=room, user=membership.user_id) > 0
-
-
-def _joined_text(name: str) -> str:
-    # In the language of the request that caused it (the seed's "<name> 进入房间").
-    return gettext("%(name)s joined") % {"name": name}
-
-
-def _left_text(name: str) -> str:
-    return gettext("%(name)s left") % {"name": name}
 
 
 @transaction.atomic
@@ -279,7 +350,10 @@ def member_enter(
             # Entering is posting: past the budget it is refused (429), like a message.
             selectors.throttle_check_post(room=room, user=user)
             system_message_post(
-                room=room, body=_joined_text(result.membership.display_name), actor=user
+                room=room,
+                event=notices.JOINED,
+                params={"name": result.membership.display_name},
+                actor=user,
             )
         else:
             # No notice to count, but each return still reaches every socket (the member
@@ -298,7 +372,12 @@ def member_leave(*, room: Room, user: User) -> Membership | None:
         and room.is_open()
         and _notice_allowed(room=room, membership=membership)
     ):
-        system_message_post(room=room, body=_left_text(membership.display_name), actor=user)
+        system_message_post(
+            room=room,
+            event=notices.LEFT,
+            params={"name": membership.display_name},
+            actor=user,
+        )
     return membership
 
 

@@ -10,6 +10,11 @@ urlpatterns = [
         "rooms/<str:code>/messages/info", api.MessagesInfoView.as_view(), name="room-messages-info"
     ),
     path(
+        "rooms/<str:code>/messages/search",
+        api.MessagesSearchView.as_view(),
+        name="room-messages-search",
+    ),
+    path(
         "rooms/<str:code>/messages/<int:seq>", api.MessageDetailView.as_view(), name="room-message"
     ),
     path(

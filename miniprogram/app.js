@@ -3,9 +3,10 @@
 
 const { create, wxAdapter } = require("./huiliao/index.js");
 const config = require("./config.js");
+const { serverLanguage } = require("./utils/i18n.js");
 
 App({
-  huiliao: create({ baseUrl: config.baseUrl, adapter: wxAdapter(wx) }),
+  huiliao: create({ baseUrl: config.baseUrl, adapter: wxAdapter(wx), lang: serverLanguage() }),
 
   /** @type {Promise<any> | null} */
   ready: null,

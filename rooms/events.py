@@ -28,9 +28,10 @@ def group_name(code: str) -> str:
     return f"room.{code}"
 
 
-def publish(room: Room, frame: protocol.Frame) -> None:
-    """Send `frame` to every live socket in `room`, once the current transaction commits."""
-    _publish_on_commit(room.code, protocol.layer_event(frame))
+def publish(room: Room, frame: protocol.Frame, notice: dict[str, Any] | None = None) -> None:
+    """Send `frame` to every live socket in `room`, once the current transaction commits
+    (`notice`: a system notice's event and parameters, worded per socket language)."""
+    _publish_on_commit(room.code, protocol.layer_event(frame, notice))
 
 
 def publish_close_member(room: Room, user_id, code: int = protocol.CLOSE_FORBIDDEN) -> None:

@@ -194,8 +194,13 @@ CONTROL_CLOSE_MEMBER = "close_member"  # the member left or was banned: close th
 CONTROL_TO_USER = "to_user"  # a frame for one user's sockets only (contact exchange)
 
 
-def layer_event(frame: Frame) -> dict[str, Any]:
-    return {"type": LAYER_EVENT, "frame": frame}
+def layer_event(frame: Frame, notice: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A frame for every socket of the room. A system notice also carries its event and
+    parameters, so that each hub words it in each of its sockets' languages."""
+    message = {"type": LAYER_EVENT, "frame": frame}
+    if notice is not None:
+        message["notice"] = notice
+    return message
 
 
 def layer_close_member(user_id, code: int = CLOSE_FORBIDDEN) -> dict[str, Any]:

@@ -46,10 +46,13 @@ def expected_payload(message: Message, display_name: str | None = None) -> dict:
         "client_id": message.client_id,
         "sender": sender,
         "kind": str(message.kind),
+        "event": message.event or None,
         "body": "" if message.hidden or message.recalled_at else message.body,
         "hidden": message.hidden,
         "review": str(message.review),
         "recalled": message.recalled_at is not None,
+        "reply_to": message.reply_to,
+        "mentions": message.mentions or [],
         "created_at": message.created_at.isoformat().replace("+00:00", "Z"),
     }
 

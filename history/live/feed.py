@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 
 from history import selectors
-from history.events import message_frame
+from history.events import frame_in_language, message_frame, message_notice
 from history.live.db import in_db_thread
 from history.live.socket import LocalSocket
 from huiliao_site import metrics
@@ -146,7 +146,7 @@ class RoomFeed:
         if not isinstance(event, dict):
             return
         if event.get("type") == protocol.LAYER_EVENT:
-            await self.handle(event["frame"])
+            await self.handle(event["frame"], event.get("notice"))
         elif event.get("type") == protocol.LAYER_CONTROL:
             if event.get("action") == protocol.CONTROL_CLOSE_MEMBER:
                 code = event.get("code", protocol.CLOSE_FORBIDDEN)
@@ -154,7 +154,7 @@ class RoomFeed:
             elif event.get("action") == protocol.CONTROL_TO_USER:
                 self.to_user(event["user_id"], event["frame"])
 
-    async def handle(self, frame: protocol.Frame) -> None:
+    async def handle(self, frame: protocol.Frame, notice: dict[str, Any] | None = None) -> None:
         kind = frame.get("type")
         if kind == "message":
             seq = frame["message"]["seq"]
@@ -162,7 +162,7 @@ class RoomFeed:
                 return  # already delivered (layer duplicate, or read from the database)
             if seq > self.delivered + 1:
                 await self._fill(seq - 1)
-            self._deliver_message(seq, frame)
+            self._deliver_message(seq, frame, notice)
             return
         if kind == "room_closed":
             self._close_room()
@@ -257,11 +257,24 @@ class RoomFeed:
             logger.info("room %s: %d message(s) filled from the database", self.code, len(messages))
         for message in messages:
             if message.seq > self.delivered:
-                self._deliver_message(message.seq, message_frame(message))
+                self._deliver_message(message.seq, message_frame(message), message_notice(message))
 
-    def _deliver_message(self, seq: int, frame: protocol.Frame) -> None:
+    def _deliver_message(
+        self, seq: int, frame: protocol.Frame, notice: dict[str, Any] | None = None
+    ) -> None:
         self.delivered = seq
-        self._deliver(seq, protocol.encode(frame))
+        if notice is None:
+            self._deliver(seq, protocol.encode(frame))
+            return
+        # A system notice: worded once per language among the local sockets.
+        by_language: dict[str, list[LocalSocket]] = {}
+        for socket in self.sockets:
+            by_language.setdefault(socket.language, []).append(socket)
+        for language, sockets in by_language.items():
+            message = protocol.encode(frame_in_language(frame, notice, language))
+            for socket in sockets:
+                socket.deliver(seq, message)
+            metrics.FRAMES_SENT.inc(len(sockets))
 
     def _deliver(self, seq: int | None, message: dict[str, Any]) -> None:
         sockets = list(self.sockets)

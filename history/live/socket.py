@@ -74,10 +74,20 @@ class LocalSocket:
         "limit",
         "on_close",
         "wire",
+        "language",
     )
 
-    def __init__(self, *, send: Send, code: str, kind: str = "", clock: Clock = time.monotonic):
+    def __init__(
+        self,
+        *,
+        send: Send,
+        code: str,
+        kind: str = "",
+        clock: Clock = time.monotonic,
+        language: str = "",
+    ):
         self.send = send
+        self.language = language or settings.LANGUAGE_CODE  # system notices are worded in it
         self.code = code
         self.kind = kind  # "token" or "session": for the metrics and logs
         self.user_id: str | None = None  # known once the handshake's one query answered

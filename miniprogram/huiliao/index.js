@@ -21,9 +21,9 @@ const TOKEN_KEY = "huiliao.token";
 const MAX_SOCKETS = 5; // WeChat allows five open sockets per mini-program
 
 /**
- * @param {{baseUrl: string, adapter: import("./transport").Adapter}} options
+ * @param {{baseUrl: string, adapter: import("./transport").Adapter, lang?: string}} options  lang: "zh-hans" or "en", the words of system notices
  */
-function create({ baseUrl, adapter }) {
+function create({ baseUrl, adapter, lang }) {
   const base = baseUrl.replace(/\/+$/, "");
   const api = base + "/api/v1";
   const wsBase = base.replace(/^http/, "ws");
@@ -209,6 +209,7 @@ function create({ baseUrl, adapter }) {
         header: { Authorization: "Token " + token },
         adapter,
         handlers,
+        lang,
         onEnd: (ended) => {
           if (sessions.get(key) === ended) sessions.delete(key);
         },

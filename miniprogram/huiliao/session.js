@@ -41,10 +41,11 @@ class Session {
   /**
    * @param {{code: string, url: string, header: Record<string, string>,
    *   adapter: import("./transport").Adapter, handlers?: Handlers,
-   *   onEnd?: (session: Session) => void, random?: () => number}} options
+   *   onEnd?: (session: Session) => void, random?: () => number, lang?: string}} options
    */
-  constructor({ code, url, header, adapter, handlers, onEnd, random }) {
+  constructor({ code, url, header, adapter, handlers, onEnd, random, lang }) {
     this.code = code;
+    this.lang = lang || null;
     this.url = url;
     this.header = header;
     this.adapter = adapter;
@@ -86,7 +87,11 @@ class Session {
   }
 
   _connect() {
-    const query = this.lastSeq > 0 ? "?after_seq=" + this.lastSeq : "";
+    // Notices ("Ann joined") come worded in this language; resume from the last seq seen.
+    const params = [];
+    if (this.lastSeq > 0) params.push("after_seq=" + this.lastSeq);
+    if (this.lang) params.push("lang=" + encodeURIComponent(this.lang));
+    const query = params.length ? "?" + params.join("&") : "";
     const socket = this.adapter.connectSocket({ url: this.url + query, header: this.header });
     this.socket = socket;
     let ended = false;

@@ -69,14 +69,21 @@ function stringsFor(language) {
   return (language || "").toLowerCase().startsWith("zh") ? STRINGS["zh-hans"] : STRINGS.en;
 }
 
-function strings() {
-  let language;
+function wechatLanguage() {
   try {
-    language = wx.getAppBaseInfo().language;
+    return wx.getAppBaseInfo().language;
   } catch (e) {
-    language = "zh_CN";
+    return "zh_CN";
   }
-  return stringsFor(language);
 }
 
-module.exports = { STRINGS, stringsFor, strings };
+function strings() {
+  return stringsFor(wechatLanguage());
+}
+
+/** The server's name for WeChat's language (system notices are worded in it). */
+function serverLanguage() {
+  return wechatLanguage().toLowerCase().startsWith("zh") ? "zh-hans" : "en";
+}
+
+module.exports = { STRINGS, stringsFor, strings, serverLanguage };

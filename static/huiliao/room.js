@@ -16,6 +16,8 @@
   var BACKOFF_BASE_MS = 500;
   var BACKOFF_MAX_MS = 15000;
   var QUEUE_POLL_MS = 20000;
+  var BODY_MAX = 2000;
+  var COUNT_FROM = 1800;
 
   var data, t, me;
 
@@ -123,6 +125,7 @@
     this.setUpModeration();
     this.setUpQuestions();
     this.setUpContacts();
+    this.setUpSearch();
     if (this.readOnly) this.makeReadOnly();
     else this.updateComposer();
 
@@ -212,7 +215,11 @@
         bubble.classList.add("msg-hidden");
         bubble.textContent = m.review === "pending" ? t.held_other : t.hidden;
       } else {
-        bubble.textContent = m.body;
+        linkify(bubble, m.body);
+      }
+      if (m.reply_to) item.appendChild(this.quote(m.reply_to));
+      if (me && me.member_id && (m.mentions || []).indexOf(me.member_id) >= 0) {
+        item.classList.add("msg-mention");
       }
       item.appendChild(bubble);
       var meta = H.el("span", "msg-meta", this.timeText(m.created_at) + (note ? " · " + note : ""));
@@ -229,6 +236,57 @@
       ].join(" ");
     }
     return item;
+  };
+
+  /* URLs become links (http and https only); everything else stays text. */
+  var URL_PATTERN = /\bhttps?:\/\/[^\s<>"'）」】]+/gi;
+
+  function linkify(node, text) {
+    var last = 0;
+    text.replace(URL_PATTERN, function (url, at) {
+      // A sentence's closing punctuation is not part of the link.
+      var trimmed = url.replace(/[.,;:!?)\]'"。，；：！？]+$/, "");
+      if (at > last) node.appendChild(document.createTextNode(text.slice(last, at)));
+      var link = document.createElement("a");
+      link.href = trimmed;
+      link.textContent = trimmed;
+      link.target = "_blank";
+      link.rel = "noopener noreferrer nofollow";
+      node.appendChild(link);
+      last = at + trimmed.length;
+      return url;
+    });
+    if (last < text.length) node.appendChild(document.createTextNode(text.slice(last)));
+  }
+
+  /* The quoted message above a reply: tap to go to it. */
+  Chat.prototype.quote = function (seq) {
+    var self = this;
+    var quote = H.el("span", "msg-quote");
+    var original = this.messages.get(seq);
+    function fill(m) {
+      var text = m.recalled ? t.recalled : m.hidden ? t.hidden : m.body;
+      quote.textContent = (m.sender ? m.sender.display_name + ": " : "") + text;
+    }
+    if (original) fill(original);
+    else {
+      quote.textContent = t.original_gone;
+      H.api("GET", data.urls.messages + "/" + seq).then(fill).catch(function () {});
+    }
+    quote.addEventListener("click", function (event) {
+      event.stopPropagation();
+      self.goTo(seq);
+    });
+    return quote;
+  };
+
+  Chat.prototype.goTo = function (seq) {
+    var node = this.byseq.get(seq);
+    if (!node) return;
+    node.scrollIntoView({ block: "center", behavior: "smooth" });
+    node.classList.remove("msg-flash");
+    void node.offsetWidth; // restart the animation
+    node.classList.add("msg-flash");
   };
 
   /* Consecutive messages from one sender show the name once, like any chat app. */
@@ -280,6 +338,9 @@
       return;
     }
     this.messages.set(m.seq, m);
+    if (inOrder && this.everConnected && me && (m.mentions || []).indexOf(me.member_id) >= 0) {
+      this.mentioned();
+    }
     var stick = this.nearBottom();
     var node = this.render(m);
     var pending = m.client_id && this.isMine(m) ? this.pending.get(m.client_id) : null;
@@ -383,8 +444,18 @@
       box.classList.remove("announcement-new");
       try { window.localStorage.setItem(key, a.updated_at || ""); } catch (e) { /* ignore */ }
     };
+    // Read: one line, so a long schedule does not take a fifth of a phone's screen; a tap
+    // opens it (and a new one arrives open).
+    box.classList.toggle("announcement-collapsed", !fresh);
     if (!fresh) markSeen();
-    box.onclick = markSeen;
+    box.onclick = function () {
+      if (box.classList.contains("announcement-new")) {
+        markSeen();
+        box.classList.add("announcement-collapsed");
+      } else {
+        box.classList.toggle("announcement-collapsed");
+      }
+    };
   };
 
   Chat.prototype.setConnection = function (text) {
@@ -433,7 +504,9 @@
     var self = this;
     if (this.stopped) return;
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-    var url = scheme + window.location.host + data.urls.socket + "?after_seq=" + this.streamSeq;
+    // Notices ("Ann joined") come worded in the page's language.
+    var lang = encodeURIComponent(document.documentElement.lang || "en");
+    var url = scheme + window.location.host + data.urls.socket + "?after_seq=" + this.streamSeq + "&lang=" + lang;
     var socket;
     try {
       socket = new WebSocket(url);
@@ -585,6 +658,13 @@
       input.style.height = Math.min(input.scrollHeight, 140) + "px";
     }
     input.addEventListener("input", grow);
+    input.addEventListener("input", function () {
+      self.countCharacters();
+      self.suggestMentions();
+    });
+    document.getElementById("reply-cancel").addEventListener("click", function () {
+      self.cancelReply();
+    });
     input.addEventListener("keydown", function (event) {
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
@@ -595,6 +675,8 @@
       event.preventDefault();
       var body = input.value.trim();
       if (!body || self.readOnly) return;
+      // Never cut a long text silently: it stays in the box until it fits.
+      if (body.length > BODY_MAX) return;
       input.value = "";
       grow();
       self.send(body);
@@ -603,7 +685,15 @@
   };
 
   Chat.prototype.send = function (body) {
-    var entry = { body: body, clientId: H.uuid(), node: null, state: "pending" };
+    var entry = {
+      body: body,
+      clientId: H.uuid(),
+      node: null,
+      state: "pending",
+      replyTo: this.replyTo ? this.replyTo.seq : null,
+      mentions: this.mentionsIn(body),
+    };
+    this.cancelReply();
     var node = H.el("li", "msg msg-mine");
     node.appendChild(H.el("div", "msg-bubble", body));
     node.appendChild(H.el("span", "msg-meta"));
@@ -620,15 +710,30 @@
   };
 
   Chat.prototype.setPendingState = function (entry, state, text) {
+    var self = this;
     entry.state = state;
     entry.node.dataset.state = state;
-    entry.node.querySelector(".msg-meta").textContent = text;
+    var meta = entry.node.querySelector(".msg-meta");
+    meta.textContent = text;
+    if (state === "failed") {
+      // A message that will not go (too long, refused, a closed room) can be thrown away.
+      meta.appendChild(button(t.delete, "ghost small msg-delete", function (event) {
+        event.stopPropagation();
+        self.pending.delete(entry.clientId);
+        entry.node.remove();
+      }));
+    }
   };
 
   Chat.prototype.post = function (entry) {
     var self = this;
     this.setPendingState(entry, "pending", t.sending);
-    H.api("POST", data.urls.messages, { body: entry.body, client_id: entry.clientId })
+    H.api("POST", data.urls.messages, {
+      body: entry.body,
+      client_id: entry.clientId,
+      reply_to: entry.replyTo,
+      mentions: entry.mentions,
+    })
       .then(function (reply) {
         var m = reply && reply.message ? reply.message : reply;
         if (m && typeof m.seq === "number") self.addMessage(m, false);
@@ -719,6 +824,151 @@
           error.hidden = false;
         });
     });
+  };
+
+  /* -- composing: replies, @mentions, the length -- */
+
+  Chat.prototype.startReply = function (m) {
+    this.replyTo = m;
+    var text = H.fmt(t.replying_to, {
+      name: m.sender ? m.sender.display_name : "",
+      text: m.body.slice(0, 80),
+    });
+    document.getElementById("reply-text").textContent = text;
+    document.getElementById("reply-bar").hidden = false;
+    document.getElementById("composer-input").focus();
+  };
+
+  Chat.prototype.cancelReply = function () {
+    this.replyTo = null;
+    document.getElementById("reply-bar").hidden = true;
+  };
+
+  Chat.prototype.countCharacters = function () {
+    var input = document.getElementById("composer-input");
+    var counter = document.getElementById("composer-count");
+    var length = input.value.trim().length;
+    var over = length > BODY_MAX;
+    counter.hidden = length < COUNT_FROM;
+    counter.classList.toggle("over", over);
+    counter.textContent = H.fmt(over ? t.too_long : t.count, { count: length, max: BODY_MAX });
+    if (Date.now() >= this.cooldownUntil) document.getElementById("composer-send").disabled = over;
+  };
+
+  /* "@al" before the caret offers the members whose names start so; picking one writes
+   * "@Alice " and remembers her member_id (what the server stores). */
+  Chat.prototype.suggestMentions = function () {
+    var self = this;
+    var input = document.getElementById("composer-input");
+    var list = document.getElementById("mention-list");
+    var before = input.value.slice(0, input.selectionStart);
+    var match = /(^|\s)@([^\s@]{0,32})$/.exec(before);
+    if (!match) {
+      list.hidden = true;
+      return;
+    }
+    var typed = match[2].toLowerCase();
+    this.loadMembers().then(function (members) {
+      var found = members.filter(function (member) {
+        return member.member_id !== (me && me.member_id) &&
+          member.display_name.toLowerCase().indexOf(typed) === 0;
+      }).slice(0, 8);
+      list.replaceChildren();
+      found.forEach(function (member) {
+        var option = H.el("li", null, member.display_name);
+        option.setAttribute("role", "option");
+        option.addEventListener("mousedown", function (event) {
+          event.preventDefault();
+          var start = before.length - typed.length - 1;
+          var rest = input.value.slice(input.selectionStart);
+          input.value = input.value.slice(0, start) + "@" + member.display_name + " " + rest;
+          self.mentionIds.set(member.display_name, member.member_id);
+          list.hidden = true;
+          input.focus();
+        });
+        list.appendChild(option);
+      });
+      list.hidden = !found.length;
+    });
+  };
+
+  Chat.prototype.loadMembers = function () {
+    var self = this;
+    if (!this.mentionIds) this.mentionIds = new Map();
+    if (!this.membersPromise || Date.now() - this.membersAt > 60000) {
+      this.membersAt = Date.now();
+      this.membersPromise = H.api("GET", data.urls.members + "?limit=100")
+        .then(function (page) { return page.results; })
+        .catch(function () { self.membersPromise = null; return []; });
+    }
+    return this.membersPromise;
+  };
+
+  Chat.prototype.mentionsIn = function (body) {
+    var ids = [];
+    (this.mentionIds || new Map()).forEach(function (memberId, name) {
+      if (body.indexOf("@" + name) >= 0) ids.push(memberId);
+    });
+    return ids;
+  };
+
+  /* The tab title counts mentions of me not yet seen. */
+  Chat.prototype.mentioned = function () {
+    var self = this;
+    if (!document.hidden && this.nearBottom()) return;
+    this.unreadMentions = (this.unreadMentions || 0) + 1;
+    this.baseTitle = this.baseTitle || document.title;
+    document.title = "(" + this.unreadMentions + ") " + this.baseTitle;
+    if (this.mentionsReset) return;
+    this.mentionsReset = function () {
+      if (document.hidden || !self.nearBottom()) return;
+      self.unreadMentions = 0;
+      document.title = self.baseTitle;
+    };
+    document.addEventListener("visibilitychange", this.mentionsReset);
+    this.list.addEventListener("scroll", this.mentionsReset);
+  };
+
+  /* -- search -- */
+
+  Chat.prototype.setUpSearch = function () {
+    var self = this;
+    var dialog = document.getElementById("search-dialog");
+    var input = document.getElementById("search-input");
+    var results = document.getElementById("search-results");
+    var more = document.getElementById("search-more");
+    var next = null;
+    document.getElementById("search-button").addEventListener("click", function () {
+      dialog.showModal();
+      input.focus();
+    });
+    function run(before) {
+      var q = input.value.trim();
+      if (!q) return;
+      var url = data.urls.search + "?q=" + encodeURIComponent(q) + (before ? "&before=" + before : "");
+      H.api("GET", url).then(function (page) {
+        if (!before) results.replaceChildren();
+        page.results.forEach(function (m) {
+          var item = H.el("li");
+          item.appendChild(H.el("strong", null, (m.sender ? m.sender.display_name : "") + " "));
+          item.appendChild(H.el("span", "muted", self.timeText(m.created_at)));
+          item.appendChild(H.el("div", null, m.body));
+          item.addEventListener("click", function () {
+            dialog.close();
+            self.goTo(m.seq);
+          });
+          results.appendChild(item);
+        });
+        next = page.next;
+        more.hidden = !next;
+        document.getElementById("search-empty").hidden = results.children.length > 0;
+      }).catch(function (err) { self.toast(errorText(err)); });
+    }
+    document.getElementById("search-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      run(null);
+    });
+    more.addEventListener("click", function () { run(next); });
   };
 
   /* -- contact exchange -- */
@@ -1196,6 +1446,12 @@
     }
     var open = !this.readOnly;
     var url = data.urls.messages + "/" + m.seq;
+    if (open && m.kind === "text" && !m.recalled && !document.getElementById("composer").hidden) {
+      actions.appendChild(button(t.reply, "secondary", function () {
+        dialog.close();
+        self.startReply(m);
+      }));
+    }
     if (mine && open && !m.recalled && Date.now() - new Date(m.created_at) < 120000) {
       actions.appendChild(button(t.recall, "secondary", function () {
         done(H.api("DELETE", url));

@@ -102,10 +102,13 @@ def test_message_unhide_action_pushes_message_restored(
                 "client_id": "c-1",
                 "sender": {"display_name": "Ann", **member(room.pk, ann.pk)},
                 "kind": "text",
+                "event": None,
                 "body": "not spam after all",
                 "hidden": False,
                 "review": "none",
                 "recalled": False,
+                "reply_to": None,
+                "mentions": [],
                 "created_at": message.created_at.isoformat().replace("+00:00", "Z"),
             },
         }
@@ -137,15 +140,21 @@ def test_message_cannot_be_added_or_deleted(organiser, organiser_client):
     assert Message.objects.filter(pk=message.pk).exists()
 
 
-def test_system_messages_in_chinese_when_request_is_chinese(db):
-    room = RoomFactory()
-    with translation.override("zh-hans"):
+def test_notices_are_stored_as_events_and_shown_in_the_readers_language(
+    organiser, organiser_client
+):
+    room = RoomFactory(owner=organiser)
+    with translation.override("zh-hans"):  # whatever the causer's language
         ann = join(room, display_name="小安").user
         history_services.member_leave(room=room, user=ann)
-    assert list(room.messages.order_by("seq").values_list("body", flat=True)) == [
-        "小安 进入房间",
-        "小安 离开房间",
+    assert list(room.messages.order_by("seq").values_list("event", "params")) == [
+        ("joined", {"name": "小安"}),
+        ("left", {"name": "小安"}),
     ]
+    chinese = organiser_client.get(CHANGELIST, headers={"accept-language": "zh-hans"})
+    english = organiser_client.get(CHANGELIST, headers={"accept-language": "en"})
+    assert "小安 进入房间" in chinese.content.decode()
+    assert "小安 joined" in english.content.decode()
 
 
 def test_message_changelist_translated(organiser, organiser_client):

@@ -431,10 +431,13 @@ def test_messages_after_catches_up_in_ascending_seq(chat):
         "client_id": None,
         "sender": None,
         "kind": "system",
+        "event": "joined",
         "body": "Ann joined",
         "hidden": False,
         "review": "none",
         "recalled": False,
+        "reply_to": None,
+        "mentions": [],
         "created_at": body["results"][0]["created_at"],
     }
     assert body["has_more"] is True

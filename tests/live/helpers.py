@@ -18,12 +18,21 @@ async def token_header(user) -> list[tuple[bytes, bytes]]:
 
 
 async def open_socket(
-    code: str, user=None, *, after_seq: int | None = None, headers=None, app=application
+    code: str,
+    user=None,
+    *,
+    after_seq: int | None = None,
+    lang: str | None = None,
+    headers=None,
+    app=application,
 ) -> WebsocketCommunicator:
     """Connect (as `user`, by token) and return the communicator; handshake accepted."""
     path = f"/ws/rooms/{code}/"
-    if after_seq is not None:
-        path += "?" + urlencode({"after_seq": after_seq})
+    query = {
+        key: value for key, value in (("after_seq", after_seq), ("lang", lang)) if value is not None
+    }
+    if query:
+        path += "?" + urlencode(query)
     headers = list(headers or [])
     if user is not None:
         headers += await token_header(user)

@@ -127,6 +127,7 @@ def test_room_page_anonymous_gets_nickname_prompt_and_no_history():
             "reopen": f"/api/v1/rooms/{room.code}/reopen",
             "reports": f"/api/v1/rooms/{room.code}/reports",
             "questions": f"/api/v1/rooms/{room.code}/questions",
+            "search": f"/api/v1/rooms/{room.code}/messages/search",
             "me_in_room": f"/api/v1/rooms/{room.code}/me-in-room",
             "contacts": f"/api/v1/rooms/{room.code}/contacts",
             "screen": None,
