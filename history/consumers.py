@@ -187,6 +187,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
                 room=code,
                 last_seq=opened.last_seq,
                 members=self.feed.members,
+                online=self.feed.online_now(),
                 my_member_id=opened.member_id,
             )
         )

@@ -9,8 +9,6 @@ account. The page reads `…/screen/state` every few seconds: one client per hal
 read, and nothing to reconnect after the venue's Wi-Fi drops.
 """
 
-import base64
-
 from django.core import signing
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -70,14 +68,14 @@ def screen(request: HttpRequest, code: str) -> HttpResponse:
     except Throttled as exc:
         return too_many_guesses_page(request, exc)
     join_url = qr.join_url(room, request)
-    png = qr.qr_png(room=room, url=join_url, size=QR_PIXELS)
+    png = qr.render_png(url=join_url, caption="", width=QR_PIXELS)
     state_url = f"/r/{room.code}/screen/state"
     if request.GET.get("key"):
         state_url += f"?key={request.GET['key']}"
     context = {
         "room": room,
         "join_url": join_url,
-        "qr_src": "data:image/png;base64," + base64.b64encode(png).decode(),
+        "qr_src": qr.data_uri(png),
         "page_data": {
             "state": screen_state(room),
             "state_url": state_url,

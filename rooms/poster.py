@@ -41,7 +41,8 @@ def poster(request: HttpRequest, code: str) -> HttpResponse:
     context = {
         "room": room,
         "join_url": qr.join_url(room, request),
-        "qr_src": reverse("room-qrcode-png", kwargs={"code": room.code}) + f"?size={qr.SIZE_MAX}",
+        # Without its caption: the poster prints the room's name once, above it.
+        "qr_src": qr.data_uri(qr.render_png(url=qr.join_url(room, request), caption="")),
         "wxacode_src": mini_program_code(room),
     }
     return render(request, "rooms/poster.html", context)

@@ -53,14 +53,17 @@ def iso_datetime(value) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
-def hello_frame(*, room: str, last_seq: int, members: int, my_member_id: str) -> Frame:
+def hello_frame(
+    *, room: str, last_seq: int, members: int, online: int, my_member_id: str
+) -> Frame:
     """Always the first frame on a socket; `my_member_id` tells the client which messages
-    are its own."""
+    are its own, `online` how many members have the room open."""
     return {
         "type": "hello",
         "room": room,
         "last_seq": last_seq,
         "members": members,
+        "online": online,
         "my_member_id": my_member_id,
     }
 
@@ -133,8 +136,13 @@ def announcement_frame(*, text: str, updated_at) -> Frame:
     }
 
 
-def members_frame(count: int) -> Frame:
-    return {"type": "members", "count": count}
+def members_frame(count: int, online: int | None = None) -> Frame:
+    """Current members, and how many of them have the room open now (`online`: the room
+    hubs add it to every `members` frame they deliver, from the sockets they hold)."""
+    frame = {"type": "members", "count": count}
+    if online is not None:
+        frame["online"] = online
+    return frame
 
 
 def contact_request_frame(*, request_id: str, member_id: str, display_name: str) -> Frame:

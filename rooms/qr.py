@@ -6,6 +6,7 @@ written into the PNG's own text chunks, so a later call can tell, from the file 
 whether it is still right — it is redrawn only when the public URL or the name changed.
 """
 
+import base64
 import glob
 import io
 import logging
@@ -159,6 +160,11 @@ def render_png(*, url: str, caption: str, width: int = MASTER_WIDTH) -> bytes:
     out = io.BytesIO()
     canvas.save(out, format="PNG", pnginfo=info, optimize=True)
     return out.getvalue()
+
+
+def data_uri(png: bytes) -> str:
+    """A PNG inline in a page (the poster, the projector screen): no second request."""
+    return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
 def _stored_metadata(name: str) -> tuple[str, str] | None:

@@ -104,6 +104,8 @@ def js_strings() -> dict[str, str]:
         "reopened": _("The room is open again."),
         "copied": _("Link copied."),
         "reply": _("Reply"),
+        "mention": _("Mention"),
+        "online_count": _("%(count)s online"),
         "replying_to": _("Replying to %(name)s: %(text)s"),
         "original_gone": _("An earlier message"),
         "too_long": _("%(count)s / %(max)s characters: too long to send."),

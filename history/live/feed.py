@@ -23,6 +23,7 @@ from django.conf import settings
 
 from history import selectors
 from history.events import frame_in_language, message_frame, message_notice
+from history.live import online
 from history.live.db import in_db_thread
 from history.live.socket import LocalSocket
 from huiliao_site import metrics
@@ -58,6 +59,10 @@ class RoomFeed:
         self.votes: dict[str, int] = {}
         self.votes_timer: asyncio.TimerHandle | None = None
         self.votes_sent_at = float("-inf")
+        # Members with the room open in every process, as last summed (online.py), and
+        # what the sockets were last told.
+        self.online_elsewhere = 0
+        self.online_told: tuple[int, int] | None = None
 
     def start(self) -> None:
         self.tasks.append(asyncio.ensure_future(self._run()))
@@ -172,7 +177,34 @@ class RoomFeed:
             return
         if kind == "members":
             self.members = frame["count"]
+            self._tell_members()
+            return
         self._deliver(None, protocol.encode(frame))
+
+    def online_local(self) -> int:
+        """Members with the room open through this process's sockets."""
+        return len({s.user_id for s in self.sockets if s.user_id is not None})
+
+    def online_now(self) -> int:
+        return self.online_elsewhere + self.online_local()
+
+    def _tell_members(self) -> None:
+        """The member and online counts to every local socket (a `members` frame)."""
+        counts = (self.members, self.online_now())
+        self.online_told = counts
+        self._deliver(None, protocol.encode(protocol.members_frame(*counts)))
+
+    async def _count_online(self) -> None:
+        """Share this process's online count and add up every process's (online.py); tell
+        the sockets when it changed — at most once per check, however many come and go."""
+        local = self.online_local()
+        self.online_elsewhere = await in_db_thread(online.exchange)(
+            code=self.code, hub_id=self.hub.id, local=local
+        )
+        if self.online_told is not None and self.online_told != (self.members, self.online_now()):
+            self._tell_members()
+        elif self.online_told is None:
+            self.online_told = (self.members, self.online_now())
 
     def _coalesce_votes(self, frame: protocol.Frame) -> None:
         """A hall voting at once must not flood the sockets: each question's count goes out
@@ -226,6 +258,7 @@ class RoomFeed:
         if state["last_seq"] > self.delivered:
             await self._fill(state["last_seq"])
         self.members = state["members"]
+        await self._count_online()
         now = self.hub.clock()
         self.removed = {
             user: at for user, at in self.removed.items() if now - at < REMOVED_MEMORY_SECONDS

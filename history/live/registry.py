@@ -14,6 +14,7 @@ directly instead of sleeping.
 import asyncio
 import logging
 import time
+import uuid
 from collections import Counter
 
 from channels.layers import get_channel_layer
@@ -38,6 +39,8 @@ class Hub:
         self.sweeper: asyncio.Task | None = None
         self.stopping: set[asyncio.Task] = set()
         self.handshakes = HandshakeReader()
+        # This hub among the processes, in the shared online counts (history.live.online).
+        self.id = uuid.uuid4().hex[:12]
 
     async def attach(self, socket: LocalSocket) -> RoomFeed:
         """Start feeding `socket` with its room's live frames (buffered until go_live).

@@ -421,10 +421,12 @@
     if (this.hasOlder && this.list.scrollHeight <= this.list.clientHeight + 10) this.loadOlder();
   };
 
-  Chat.prototype.setMembers = function (count) {
+  Chat.prototype.setMembers = function (count, online) {
     if (typeof count !== "number") return;
-    document.getElementById("member-count").textContent =
-      count === 1 ? t.members_one : H.fmt(t.members_many, { count: count });
+    var text = count === 1 ? t.members_one : H.fmt(t.members_many, { count: count });
+    if (typeof online === "number") this.online = online;
+    if (typeof this.online === "number") text += " · " + H.fmt(t.online_count, { count: this.online });
+    document.getElementById("member-count").textContent = text;
   };
 
   Chat.prototype.showAnnouncement = function (a, live) {
@@ -535,7 +537,7 @@
         this.attempts = 0;
         this.everConnected = true;
         this.setConnection("");
-        this.setMembers(frame.members);
+        this.setMembers(frame.members, frame.online);
         this.startPing();
         this.retryFailed();
         this.refreshRoom();
@@ -578,7 +580,7 @@
         this.showAnnouncement(frame.announcement, true);
         break;
       case "members":
-        this.setMembers(frame.count);
+        this.setMembers(frame.count, frame.online);
         break;
       case "resume_truncated":
         this.fillGap(frame.first_seq);
@@ -1523,6 +1525,14 @@
       if (badge) name.appendChild(H.el("span", "msg-badge msg-badge-" + member.role, badge));
       item.appendChild(name);
       if (me && member.member_id !== me.member_id && !self.readOnly) {
+        item.appendChild(button(t.mention, "ghost small", function () {
+          var input = document.getElementById("composer-input");
+          if (!self.mentionIds) self.mentionIds = new Map();
+          self.mentionIds.set(member.display_name, member.member_id);
+          input.value = (input.value ? input.value.replace(/\s*$/, " ") : "") + "@" + member.display_name + " ";
+          document.getElementById("members-dialog").close();
+          input.focus();
+        }));
         var swap = button(t.swap, "ghost small", function () {
           H.api("POST", data.urls.contacts, { member_id: member.member_id })
             .then(function () {

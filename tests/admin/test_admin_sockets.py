@@ -47,7 +47,7 @@ async def test_admin_ban_closes_the_members_sockets(organiser, organiser_client)
     }
     assert await receive_until_close(ann_socket) == ([updated], 4403)
     assert await receive(owner_socket) == updated
-    assert await receive(owner_socket) == {"type": "members", "count": 1}
+    assert await receive(owner_socket) == {"type": "members", "count": 1, "online": 1}
     assert await owner_socket.receive_nothing(timeout=0.3)
     await owner_socket.disconnect()
 

@@ -41,13 +41,15 @@ def member_id_of(room: Room, user) -> str:
     return Membership.objects.get(room=room, user=user).member_id
 
 
-async def expected_hello(room: Room, user, *, last_seq: int, members: int) -> dict:
-    """The exact hello frame `user` gets (spelled out, not built by the code under test)."""
+async def expected_hello(room: Room, user, *, last_seq: int, members: int, online: int = 1) -> dict:
+    """The exact hello frame `user` gets (spelled out, not built by the code under test):
+    `online` counts the members with a socket in the room, this one included."""
     return {
         "type": "hello",
         "room": room.code,
         "last_seq": last_seq,
         "members": members,
+        "online": online,
         "my_member_id": await db(member_id_of)(room, user),
     }
 
@@ -325,7 +327,10 @@ async def test_join_sends_members_and_system_message(room, user):
     frames = [await receive(communicator), await receive(communicator)]
     joined = await db(lambda: expected_message_frame(stored(room, 1)))()
     assert joined["message"]["body"] == "Ann joined"
-    assert sorted(frames, key=lambda f: f["type"]) == [{"type": "members", "count": 2}, joined]
+    assert sorted(frames, key=lambda f: f["type"]) == [
+        {"type": "members", "count": 2, "online": 1},
+        joined,
+    ]
     assert ann is not None
     await communicator.disconnect()
 
@@ -375,7 +380,10 @@ async def test_leave_closes_that_members_sockets_4403(room, user):
     assert await receive_close(ann_laptop) == 4403
     left = await db(lambda: expected_message_frame(stored(room, 2)))()
     frames = [await receive(owner_socket), await receive(owner_socket)]
-    assert sorted(frames, key=lambda f: f["type"]) == [{"type": "members", "count": 1}, left]
+    assert sorted(frames, key=lambda f: f["type"]) == [
+        {"type": "members", "count": 1, "online": 1},
+        left,
+    ]
     await owner_socket.disconnect()
 
 
@@ -394,7 +402,7 @@ async def test_ban_closes_that_members_sockets_4403(room, user):
     }
     assert await receive_until_close(ann_socket) == ([updated], 4403)
     assert await receive(owner_socket) == updated
-    assert await receive(owner_socket) == {"type": "members", "count": 1}
+    assert await receive(owner_socket) == {"type": "members", "count": 1, "online": 1}
     await owner_socket.disconnect()
 
 

@@ -13,14 +13,22 @@ def roundtrip(frame: dict) -> dict:
 
 
 def test_hello_frame():
-    frame = protocol.hello_frame(room="ABCD2345", last_seq=7, members=3, my_member_id="m1")
+    frame = protocol.hello_frame(
+        room="ABCD2345", last_seq=7, members=3, online=2, my_member_id="m1"
+    )
     assert roundtrip(frame) == {
         "type": "hello",
         "room": "ABCD2345",
         "last_seq": 7,
         "members": 3,
+        "online": 2,
         "my_member_id": "m1",
     }
+
+
+def test_members_frame_with_and_without_online():
+    assert roundtrip(protocol.members_frame(5)) == {"type": "members", "count": 5}
+    assert roundtrip(protocol.members_frame(5, 3)) == {"type": "members", "count": 5, "online": 3}
 
 
 def test_message_and_restored_frames_wrap_the_payload():

@@ -178,6 +178,18 @@ def session_client(user) -> Client:
     return client
 
 
+def poster_qr_text(content: str) -> str:
+    """What the poster's QR image (inline PNG, no caption) says when scanned."""
+    import base64
+    import re
+
+    encoded = re.search(r'class="qr" src="data:image/png;base64,([^"]+)"', content).group(1)
+    image = Image.open(io.BytesIO(base64.b64decode(encoded)))
+    assert image.info.get(qr.META_NAME) == ""  # no caption drawn
+    (code,) = zxingcpp.read_barcodes(image)
+    return code.text
+
+
 def test_poster_for_owner(user):
     room = RoomFactory(owner=user, name="量子计算大会")
     services.announcement_set(room=room, text="茶歇 15:30 <b>二楼</b>", actor=None)
@@ -188,7 +200,12 @@ def test_poster_for_owner(user):
     assert f'<p class="code" aria-label="Room code">{room.code}</p>' in content
     assert f'<p class="url">http://testserver/r/{room.code}/</p>' in content
     assert '<section class="announcement">茶歇 15:30 &lt;b&gt;二楼&lt;/b&gt;</section>' in content
-    assert f'src="/api/v1/rooms/{room.code}/qrcode.png?size=1200"' in content
+    assert poster_qr_text(content) == f"http://testserver/r/{room.code}/"
+    # The name once, in the heading: the inline QR image carries no caption.
+    assert content.count("量子计算大会") == 2  # the <title> and the <h1>
+    # Bilingual whatever the reader's language.
+    assert "Scan to join, or open the link and enter the code" in content
+    assert "扫码加入" in content
     assert "@page { size: A4 portrait" in content
     assert '<button type="button" data-print>Print</button>' in content
     assert '<script src="/static/huiliao/poster.js" defer></script>' in content
@@ -322,7 +339,7 @@ def test_poster_shows_the_mini_program_code_when_wechat_is_configured(user, wech
     room = RoomFactory(owner=user)
     content = session_client(user).get(f"/r/{room.code}/poster/").content.decode()
     assert f'<img src="/media/wxacodes/{room.code}.png" alt="Mini-program code">' in content
-    assert f'src="/api/v1/rooms/{room.code}/qrcode.png?size=1200"' in content
+    assert poster_qr_text(content) == f"http://testserver/r/{room.code}/"
 
 
 def test_poster_without_wechat_or_with_wechat_down_still_prints(user, wechat, settings, caplog):
