@@ -16,6 +16,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -405,6 +406,24 @@ class RoomAdmin(admin.ModelAdmin):
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []
 
+    def get_changeform_initial_data(self, request):
+        # The same default as /new/ and the API: a room lasts a day unless told otherwise.
+        initial = super().get_changeform_initial_data(request)
+        initial.setdefault(
+            "expires_at",
+            (timezone.now() + dt.timedelta(hours=settings.HUILIAO_DEFAULT_ROOM_HOURS)).replace(
+                second=0, microsecond=0
+            ),
+        )
+        return initial
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # A new room's next step is its QR code: land on it.
+        if "_addanother" in request.POST or "_popup" in request.POST:
+            return super().response_add(request, obj, post_url_continue)
+        super().response_add(request, obj, post_url_continue)  # its success message
+        return HttpResponseRedirect(reverse("admin:rooms_room_change", args=[obj.pk]) + "#qr")
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "owner":
             kwargs["queryset"] = User.objects.filter(is_staff=True).order_by("username")
@@ -491,7 +510,7 @@ class RoomAdmin(admin.ModelAdmin):
     def qr_image(self, room: Room) -> str:
         src = reverse("room-qrcode-png", kwargs={"code": room.code})
         return format_html(
-            '<a href="{}?size=1200" download="{}.png">'
+            '<a id="qr" href="{}?size=1200" download="{}.png">'
             '<img src="{}?size=240" width="240" alt="{}"></a>',
             src,
             room.code,

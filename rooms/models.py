@@ -96,7 +96,7 @@ class Room(models.Model):
     radius_m = models.PositiveIntegerField(_("radius (m)"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
-    last_seq = models.PositiveBigIntegerField(_("last message seq"), default=0, editable=False)
+    last_seq = models.PositiveBigIntegerField(_("messages"), default=0, editable=False)
     # 0: off. Otherwise a member (not a manager) posts at most once per this many seconds.
     # db_default too: a process of the previous release keeps creating rooms while these
     # columns are added.

@@ -53,9 +53,7 @@ def iso_datetime(value) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
-def hello_frame(
-    *, room: str, last_seq: int, members: int, online: int, my_member_id: str
-) -> Frame:
+def hello_frame(*, room: str, last_seq: int, members: int, online: int, my_member_id: str) -> Frame:
     """Always the first frame on a socket; `my_member_id` tells the client which messages
     are its own, `online` how many members have the room open."""
     return {

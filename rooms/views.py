@@ -159,7 +159,8 @@ class JoinByCodeForm(forms.Form):
     code = forms.CharField(label=gettext_lazy("Room code"), max_length=16)
 
     def clean_code(self) -> str:
-        code = "".join(self.cleaned_data["code"].split()).upper()
+        # As read off a screen or a chat: "k7m2-qx9p", "K7M2 QX9P".
+        code = "".join(self.cleaned_data["code"].replace("-", " ").split()).upper()
         if len(code) != CODE_LENGTH or any(ch not in CODE_ALPHABET for ch in code):
             raise forms.ValidationError(_("A room code has 8 letters and digits, like K7M2QX9P."))
         return code

@@ -192,7 +192,8 @@ def test_room_add_by_organiser_goes_through_room_create(organiser, organiser_cli
     )
     room = Room.objects.get()
     assert response.status_code == 302
-    assert response["Location"] == "/admin/rooms/room/"
+    # Straight to the new room's QR code.
+    assert response["Location"] == f"/admin/rooms/room/{room.pk}/change/#qr"
     assert (room.name, room.owner, room.announcement, room.expires_at) == (
         "Opening night",
         organiser,
@@ -643,3 +644,10 @@ def test_room_changelist_organiser_has_no_owner_filter(organiser, organiser_clie
     RoomFactory(owner=organiser)
     response = organiser_client.get(CHANGELIST)
     assert [spec.title for spec in response.context["cl"].filter_specs] == ["status"]
+
+
+def test_room_add_form_defaults_to_the_same_expiry_as_new(organiser_client, settings):
+    settings.HUILIAO_DEFAULT_ROOM_HOURS = 24
+    form = organiser_client.get("/admin/rooms/room/add/").context["adminform"].form
+    expires = form.initial["expires_at"]
+    assert dt.timedelta(hours=23, minutes=58) < expires - timezone.now() <= dt.timedelta(hours=24)

@@ -332,3 +332,22 @@ def test_new_room_needs_csrf_token():
     response = client.post("/new/", {"name": "Hall D", "expiry": "1d"})
     assert response.status_code == 403
     assert not Room.objects.exists()
+
+
+@pytest.mark.parametrize("typed", ["k7m2-qx9p", "K7M2 QX9P", " k7m2qx9p "])
+def test_the_code_box_takes_dashes_and_spaces(typed):
+    room = RoomFactory()
+    code = room.code.lower()
+    variant = (
+        typed.replace("k7m2", code[:4])
+        .replace("qx9p", code[4:])
+        .replace("K7M2", code[:4].upper())
+        .replace("QX9P", code[4:].upper())
+    )
+    response = Client().post("/", {"code": variant})
+    assert (response.status_code, response["Location"]) == (302, f"/r/{room.code}/")
+
+
+def test_the_home_page_has_a_way_in_for_organisers():
+    html = Client().get("/").content.decode()
+    assert 'href="/new/"' in html and 'href="/admin/"' in html
