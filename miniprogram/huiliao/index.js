@@ -179,6 +179,30 @@ function create({ baseUrl, adapter, lang }) {
     /** @param {string} code @param {Page} [page] */
     getModerationLog: (code, { cursor, limit } = {}) =>
       call("GET", room(code) + "/moderation-log" + query({ cursor, limit })),
+    /* Q&A (docs/qa.md). */
+    /**
+     * @param {string} code
+     * @param {{sort?: "top"|"new", status?: "open"|"answered"|"hidden", cursor?: string, limit?: number}} [query]
+     */
+    listQuestions: (code, { sort, status, cursor, limit } = {}) =>
+      call("GET", room(code) + "/questions" + query({ sort, status, cursor, limit })),
+    /** @param {string} code @param {string} body @param {{anonymous?: boolean, clientId?: string}} [options] */
+    askQuestion: (code, body, { anonymous, clientId } = {}) =>
+      call("POST", room(code) + "/questions", {
+        body,
+        anonymous: Boolean(anonymous),
+        client_id: clientId || require("./session").newClientId(),
+      }),
+    /** @param {string} code @param {string} questionId */
+    voteQuestion: (code, questionId) => call("POST", room(code) + "/questions/" + questionId + "/vote"),
+    /** @param {string} code @param {string} questionId */
+    unvoteQuestion: (code, questionId) => call("DELETE", room(code) + "/questions/" + questionId + "/vote"),
+    /** @param {string} code @param {string} questionId */
+    markAnswered: (code, questionId) => call("POST", room(code) + "/questions/" + questionId + "/answered"),
+    /** @param {string} code @param {string} questionId */
+    hideQuestion: (code, questionId) => call("POST", room(code) + "/questions/" + questionId + "/hide"),
+    /** @param {string} code @param {number} seq */
+    promoteMessage: (code, seq) => call("POST", room(code) + "/messages/" + seq + "/promote"),
     /* Any member. */
     /**
      * @param {string} code @param {number} seq

@@ -223,3 +223,35 @@ test("moderation from the SDK: settings, mute, hide, report, recall, close and r
     annLive.session.close();
   }
 });
+
+test("Q&A from the SDK: ask, vote, list by top, answered; frames reach onEvent", { timeout: 60000 }, async () => {
+  const owner = client();
+  await owner.chatuser.loginAsGuest("Host");
+  const room = await owner.chatroom.createRoom({ name: "Q&A hall" });
+  const ann = client();
+  await ann.chatuser.loginAsGuest("Ann");
+  await ann.chatroom.enterChatRoom(room.code, { displayName: "Ann" });
+  const events = [];
+  const watcher = owner.chatroom.attach(room.code, { onEvent: (frame) => events.push(frame) });
+  try {
+    const first = await ann.chatroom.askQuestion(room.code, "Slides?");
+    const second = await ann.chatroom.askQuestion(room.code, "Recording?", { anonymous: true });
+    assert.equal(second.author.display_name, "Ann", "the asker sees their own anonymous question");
+    const voted = await owner.chatroom.voteQuestion(room.code, second.id);
+    assert.deepEqual([voted.votes, voted.my_vote], [1, true]);
+    const top = await ann.chatroom.listQuestions(room.code, { sort: "top" });
+    assert.deepEqual(top.results.map((q) => q.id), [second.id, first.id]);
+    const answered = await owner.chatroom.markAnswered(room.code, first.id);
+    assert.equal(answered.status, "answered");
+    const unvoted = await owner.chatroom.unvoteQuestion(room.code, second.id);
+    assert.equal(unvoted.votes, 0);
+    const deadline = Date.now() + 10000;
+    while (!events.some((f) => f.type === "question_votes") && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(events.some((f) => f.type === "question" && f.question.id === first.id));
+    assert.ok(events.some((f) => f.type === "question_votes" && f.id === second.id));
+  } finally {
+    watcher.close();
+  }
+});

@@ -6,6 +6,11 @@ const { strings } = require("../../utils/i18n.js");
 const { roomCodeFromOptions } = require("../../utils/codes.js");
 
 const PAGE = 30;
+
+/** Most votes first, then oldest: the server's "top" order. @param {any[]} questions */
+function sortTop(questions) {
+  return [...questions].sort((a, b) => b.votes - a.votes || (a.created_at < b.created_at ? -1 : 1));
+}
 // The live session of each open room page (not page data: data must be plain JSON).
 /** @type {WeakMap<object, any>} */
 const sessions = new WeakMap();
@@ -21,6 +26,10 @@ Component({
     reconnecting: false,
     hasOlder: false,
     myMemberId: "",
+    tab: "chat",
+    questions: /** @type {any[]} */ ([]),
+    question: "",
+    liveQa: false,
   },
   methods: {
     /** @param {Record<string, string | undefined>} options */
@@ -48,6 +57,7 @@ Component({
       });
       wx.setNavigationBarTitle({ title: room.name });
       if (room.status === "open") this.attach(page.results);
+      this.loadQuestions();
     },
     onUnload() {
       const session = sessions.get(this);
@@ -92,12 +102,98 @@ Component({
         this.setData({ "room.announcement": frame.announcement });
       } else if (frame.type === "members") {
         this.setData({ "room.member_count": frame.count });
-      } else if (frame.type === "message_hidden") {
+      } else if (frame.type === "message_hidden" || frame.type === "message_recalled") {
+        const change = frame.type === "message_hidden" ? { hidden: true } : { recalled: true };
         const messages = this.data.messages.map((m) =>
-          m.seq === frame.seq ? { ...m, hidden: true, body: "" } : m,
+          m.seq === frame.seq ? { ...m, ...change, body: "" } : m,
         );
         this.setData({ messages });
+      } else if (frame.type === "question") {
+        this.questionChanged(frame.question);
+      } else if (frame.type === "question_votes") {
+        const questions = this.data.questions.map((q) =>
+          q.id === frame.id ? { ...q, votes: frame.votes } : q,
+        );
+        this.setData({ questions: sortTop(questions) });
       }
+    },
+
+    /* -- Q&A -- */
+
+    /** @param {any} event */
+    onTab(event) {
+      this.setData({ tab: event.currentTarget.dataset.tab });
+    },
+    async loadQuestions() {
+      const page = await getApp().huiliao.chatroom.listQuestions(this.data.code, { sort: "top" });
+      this.setData({ questions: page.results, liveQa: page.results.length > 0 });
+    },
+    /** @param {any} question */
+    questionChanged(question) {
+      const others = this.data.questions.filter((q) => q.id !== question.id);
+      const known = this.data.questions.find((q) => q.id === question.id);
+      const merged = known ? { ...question, my_vote: known.my_vote } : question;
+      const questions = question.status === "open" ? sortTop([...others, merged]) : others;
+      this.setData({ questions, liveQa: questions.length > 0 });
+    },
+    /** @param {any} event */
+    onQuestionDraft(event) {
+      this.setData({ question: event.detail.value });
+    },
+    async onAsk() {
+      const body = this.data.question.trim();
+      if (!body) return;
+      try {
+        const question = await getApp().huiliao.chatroom.askQuestion(this.data.code, body);
+        this.setData({ question: "" });
+        this.questionChanged(question);
+      } catch (error) {
+        wx.showToast({ title: String(/** @type {any} */ (error).detail || error), icon: "none" });
+      }
+    },
+    /** @param {any} event */
+    async onVote(event) {
+      const id = event.currentTarget.dataset.id;
+      const known = this.data.questions.find((q) => q.id === id);
+      const chatroom = getApp().huiliao.chatroom;
+      try {
+        const question = known && known.my_vote
+          ? await chatroom.unvoteQuestion(this.data.code, id)
+          : await chatroom.voteQuestion(this.data.code, id);
+        this.questionChanged(question);
+      } catch (error) {
+        wx.showToast({ title: String(/** @type {any} */ (error).detail || error), icon: "none" });
+      }
+    },
+
+    /* -- a message's actions: report, recall (mine), hide (managers) -- */
+
+    /** @param {any} event */
+    onMessageTap(event) {
+      const seq = Number(event.currentTarget.dataset.seq);
+      const message = this.data.messages.find((m) => m.seq === seq);
+      if (!message || message.kind !== "text" || message.recalled) return;
+      const t = this.data.t;
+      const mine = message.sender && message.sender.member_id === this.data.myMemberId;
+      const manages = this.data.room && this.data.room.can_moderate;
+      /** @type {Array<[string, () => Promise<any>]>} */
+      const actions = [];
+      const chatroom = getApp().huiliao.chatroom;
+      const code = this.data.code;
+      if (mine) actions.push([t.recall, () => chatroom.recallMessage(code, seq)]);
+      else actions.push([t.report, () => chatroom.reportMessage(code, seq, "other")]);
+      if (manages) actions.push([t.hide, () => chatroom.hideMessage(code, seq)]);
+      wx.showActionSheet({
+        itemList: actions.map(([label]) => label),
+        success: async (res) => {
+          try {
+            await actions[res.tapIndex][1]();
+            wx.showToast({ title: t.done, icon: "none" });
+          } catch (error) {
+            wx.showToast({ title: String(/** @type {any} */ (error).detail || error), icon: "none" });
+          }
+        },
+      });
     },
 
     /** @param {any} event */
