@@ -7,7 +7,7 @@ NODE_STAMP := node_modules/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run run-cluster test lint format bench install migrate
+.PHONY: run run-lan run-cluster test lint format bench install migrate
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ migrate: $(STAMP)
 run: migrate
 	@echo "Create an organiser account with: $(BIN)/python manage.py demo  (or createsuperuser)"
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+# The same on this machine's network address, for phones on the same Wi-Fi: QR codes,
+# posters and join links carry that address (huiliao_site/lan.py).
+run-lan: migrate
+	@env $$($(BIN)/python -m huiliao_site.lan $(PORT)) $(BIN)/python manage.py demo
+	env $$($(BIN)/python -m huiliao_site.lan $(PORT)) $(BIN)/python manage.py runserver 0.0.0.0:$(PORT)
 
 # Several Daphne processes (ports CLUSTER_PORTS) sharing PostgreSQL and Redis: set
 # DATABASE_URL and REDIS_URL first (docs: "Running several processes"). A deep listen

@@ -182,6 +182,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             socket.close(protocol.CLOSE_TOO_MANY_SOCKETS)
             return
         self.room, self.user = opened.room, opened.user
+        metrics.HANDSHAKE_SECONDS.observe(hub.clock() - socket.attached_at)
         socket.push_frame(
             protocol.hello_frame(
                 room=code,

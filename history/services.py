@@ -32,6 +32,7 @@ from history.models import (
 )
 from history.notices import notice_text
 from history.selectors import PurgeCounts
+from huiliao_site import metrics
 from huiliao_site.errors import Conflict, DomainError, InvalidInput, PermissionDenied
 from huiliao_site.logs import FailureLog
 from huiliao_site.text import is_valid_unicode
@@ -116,6 +117,7 @@ def _store(
     if membership is not None:
         sender_from_membership(message, membership)
     events.publish(room, message_frame(message))
+    transaction.on_commit(lambda: metrics.MESSAGES_STORED.labels(kind).inc())
     return message
 
 
@@ -320,6 +322,7 @@ def system_message_post(
         created_at=timezone.now(),
     )
     events.publish(room, message_frame(message), notice={"event": event, "params": params})
+    transaction.on_commit(lambda: metrics.MESSAGES_STORED.labels(Message.Kind.SYSTEM).inc())
     return message
 
 

@@ -8,7 +8,7 @@ import ipaddress
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 SOCKETS_OPEN = Gauge(
     "huiliao_sockets_open",
@@ -22,6 +22,25 @@ SOCKETS_CLOSED = Counter(
 )
 ROOMS_LIVE = Gauge("huiliao_rooms_live", "Rooms with sockets in this process.")
 FRAMES_SENT = Counter("huiliao_frames_sent", "Live frames handed to sockets.")
+HANDSHAKE_SECONDS = Histogram(
+    "huiliao_handshake_seconds",
+    "From a socket's connect to its hello (credentials, membership and room read).",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+PUBLISH_TO_WRITE_SECONDS = Histogram(
+    "huiliao_publish_to_write_seconds",
+    "From an event's publication (after its commit) to its write to this process's sockets.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+MESSAGES_STORED = Counter("huiliao_messages_stored", "Chat messages and notices stored.", ["kind"])
+HTTP_RESPONSES = Counter(
+    "huiliao_http_responses", "HTTP responses, by status class (2xx, 4xx…).", ["status_class"]
+)
+LAYER_ERRORS = Counter(
+    "huiliao_layer_errors",
+    "Channel-layer operations that failed (publishing, receiving).",
+    ["operation"],
+)
 
 
 def _allowed(address: str) -> bool:
@@ -37,3 +56,31 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     if not _allowed(request.META.get("REMOTE_ADDR", "")):
         return HttpResponse(status=404)
     return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+
+
+class ResponseCounter:
+    """Middleware counting responses by status class, in whichever mode the chain runs."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response):
+        from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if self.is_async:
+            return self._acall(request)
+        return self._counted(self.get_response(request))
+
+    async def _acall(self, request):
+        return self._counted(await self.get_response(request))
+
+    @staticmethod
+    def _counted(response):
+        HTTP_RESPONSES.labels(f"{response.status_code // 100}xx").inc()
+        return response

@@ -87,6 +87,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "huiliao_site.metrics.ResponseCounter",
     "django.middleware.security.SecurityMiddleware",
     "huiliao_site.middleware.AsyncWhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -406,13 +407,29 @@ HUILIAO_METRICS_ALLOW = env_list("HUILIAO_METRICS_ALLOW", "127.0.0.1/32,::1/128"
 HUILIAO_HUB_REJOIN_SECONDS = env_int("HUILIAO_HUB_REJOIN_SECONDS", 60)
 
 # --- Logging ----------------------------------------------------------------------------
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be plain or json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # One JSON object per line, for a log collector: time, level, logger, message
+        # (and the exception, when there is one).
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
+        # Django gives these loggers handlers of their own; they also reach the root's,
+        # so each line was printed twice. One handler, the root's, for everything.
+        "django": {"handlers": [], "propagate": True},
+        "django.server": {"handlers": [], "propagate": True},
         "django.db.backends": {"level": "WARNING"},
         # httpx logs every request URL at INFO, and WeChat's jscode2session URL carries
         # WECHAT_SECRET and the login code in its query string.

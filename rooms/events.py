@@ -17,6 +17,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from huiliao_site import metrics
 from huiliao_site.logs import FailureLog
 from rooms import protocol
 from rooms.models import Room
@@ -72,6 +73,7 @@ def send_now(code: str, message: dict[str, Any]) -> None:
         # Push is an optimisation, the database is the truth: a client that missed this
         # event resumes by seq. Never fail the (already committed) write because of it.
         publish_failures.failed(exc, what=f"{message.get('type')} to room {code}")
+        metrics.LAYER_ERRORS.labels("publish").inc()
     else:
         publish_failures.succeeded()
 

@@ -8,6 +8,7 @@ A message's own payload (`{seq, client_id, sender: {member_id, …}, …}`) is b
 """
 
 import json
+import time
 from typing import Any
 
 from rooms.avatars import avatar_url
@@ -203,7 +204,8 @@ CONTROL_TO_USER = "to_user"  # a frame for one user's sockets only (contact exch
 def layer_event(frame: Frame, notice: dict[str, Any] | None = None) -> dict[str, Any]:
     """A frame for every socket of the room. A system notice also carries its event and
     parameters, so that each hub words it in each of its sockets' languages."""
-    message = {"type": LAYER_EVENT, "frame": frame}
+    # When it was published (Unix time): the hubs measure publish → socket write.
+    message = {"type": LAYER_EVENT, "frame": frame, "at": time.time()}
     if notice is not None:
         message["notice"] = notice
     return message

@@ -19,7 +19,7 @@ from tests.accounts.helpers import APPID, SECRET
 from tests.factories import RoomFactory, StaffFactory, UserFactory, join
 from tests.fake_wechat import running_fake_wechat
 from tests.helpers import missing_service
-from tests.servers import DaphnePool
+from tests.servers import DaphnePool, RedisServer
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -181,3 +181,15 @@ async def live_hub():
     channel_layers.backends.clear()
     # The sync worker thread keeps its connection (CONN_MAX_AGE); let the test DB go.
     await database_sync_to_async(connections.close_all)()
+
+
+@pytest.fixture
+def own_redis():
+    """A `redis-server` of this test's own, which it may kill (never the machine's)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        missing_service("needs the redis-server program (to start a Redis it may kill)")
+    server = RedisServer(binary)
+    server.start()
+    yield server
+    server.kill()

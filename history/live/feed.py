@@ -117,6 +117,7 @@ class RoomFeed:
             except Exception:
                 # Wait, then check the room so nothing missed stays missed.
                 failures += 1
+                metrics.LAYER_ERRORS.labels("receive").inc()
                 if failures == 1:
                     logger.warning("room %s: layer receive failed", self.code, exc_info=True)
                 await asyncio.sleep(min(5, 0.5 * failures))
@@ -152,6 +153,9 @@ class RoomFeed:
             return
         if event.get("type") == protocol.LAYER_EVENT:
             await self.handle(event["frame"], event.get("notice"))
+            published = event.get("at")
+            if isinstance(published, float) and self.sockets:
+                metrics.PUBLISH_TO_WRITE_SECONDS.observe(max(0.0, time.time() - published))
         elif event.get("type") == protocol.LAYER_CONTROL:
             if event.get("action") == protocol.CONTROL_CLOSE_MEMBER:
                 code = event.get("code", protocol.CLOSE_FORBIDDEN)

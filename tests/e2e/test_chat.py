@@ -48,7 +48,7 @@ def test_two_guests_see_each_others_messages_live(new_context, screenshot):
     join_as(bob, room, "Bob")
     # Ann's page hears Bob arrive without a reload.
     expect(ann.locator(".msg-system-text", has_text="Bob joined")).to_be_visible()
-    expect(ann.locator("#member-count")).to_have_text("3 members")
+    expect(ann.locator("#member-count")).to_have_text("3 members · 2 online")
 
     send(ann, "Hello from Ann")
     send(bob, "Hi Ann, Bob here")
@@ -123,7 +123,7 @@ def test_two_guests_see_each_others_messages_live(new_context, screenshot):
     bob.click("#leave-button")
     bob.wait_for_url(re.compile(r"/$"))
     expect(ann.locator(".msg-system-text", has_text="Robert left")).to_be_visible()
-    expect(ann.locator("#member-count")).to_have_text("2 members")
+    expect(ann.locator("#member-count")).to_have_text("2 members · 1 online")
 
 
 def test_history_shows_newest_30_and_older_on_scroll_up(new_context, screenshot, settings):
@@ -244,7 +244,7 @@ def test_chinese_browser_sees_chinese_ui(new_context, screenshot):
     page.click("#join-button")
     expect(page.locator("#composer-input")).to_have_attribute("placeholder", "说点什么…")
     expect(page.locator(".msg-system-text", has_text="小明 进入房间")).to_be_visible()
-    expect(page.locator("#member-count")).to_have_text("2 人")
+    expect(page.locator("#member-count")).to_have_text("2 人 · 1 人在线")
     screenshot(page, "room")
 
 

@@ -8,7 +8,6 @@ under test (matched by its application_name)."""
 import asyncio
 import contextlib
 import json
-import shutil
 import signal
 import subprocess
 import threading
@@ -25,51 +24,11 @@ from websockets.exceptions import ConnectionClosed
 from accounts.services import token_for
 from history.models import Message
 from tests.factories import UserFactory, join
-from tests.helpers import missing_service
-from tests.servers import DaphneProcess, database_url, free_port, server_env, wait_for_port
+from tests.servers import DaphneProcess, database_url, server_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 db = database_sync_to_async
-
-
-class RedisServer:
-    """A throwaway `redis-server` (nothing on disk, so a restart comes back empty, as the
-    machine's own does)."""
-
-    def __init__(self, binary: str) -> None:
-        self.binary = binary
-        self.port = free_port()
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(  # noqa: S603 (fixed arguments)
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
-            + ["--save", "", "--appendonly", "no", "--protected-mode", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for_port(self.port, self.process, timeout=10, what="redis-server")
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-
-@pytest.fixture
-def own_redis():
-    binary = shutil.which("redis-server")
-    if binary is None:
-        missing_service("needs the redis-server program (to start a Redis it may kill)")
-    server = RedisServer(binary)
-    server.start()
-    yield server
-    server.kill()
 
 
 def admin_connection(settings) -> psycopg.Connection:

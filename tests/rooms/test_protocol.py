@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+import time
 
 from rooms import protocol
 
@@ -137,8 +138,15 @@ def test_close_codes():
 
 
 def test_layer_messages():
-    assert protocol.layer_event({"type": "pong"}) == {
-        "type": "room.event",
+    event = protocol.layer_event({"type": "pong"})
+    assert abs(event.pop("at") - time.time()) < 5  # when published: for the latency metric
+    assert event == {"type": "room.event", "frame": {"type": "pong"}}
+    notice = protocol.layer_event({"type": "message"}, {"event": "joined", "params": {}})
+    assert notice["notice"] == {"event": "joined", "params": {}}
+    assert protocol.layer_to_user(7, {"type": "pong"}) == {
+        "type": "room.control",
+        "action": "to_user",
+        "user_id": "7",
         "frame": {"type": "pong"},
     }
     assert protocol.layer_close_member(42) == {

@@ -52,3 +52,25 @@ def test_readyz_says_which_service_is_down(client, layer_settings):
 def test_health_endpoints_refuse_writes(client):
     assert client.post("/healthz").status_code == 405
     assert client.post("/readyz").status_code == 405
+
+
+@pytest.mark.django_db
+def test_readyz_follows_redis_down_and_back(client, layer_settings, own_redis):
+    """With a Redis of its own: ready, then 503 naming the layer once it is killed, then
+    ready again once it is back."""
+    layer_settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [own_redis.url]},
+        }
+    }
+    assert client.get("/readyz").json()["status"] == "ready"
+    own_redis.kill()
+    down = client.get("/readyz")
+    assert (down.status_code, down.json()["channel_layer"]) == (503, "unavailable")
+    own_redis.start()
+    back = client.get("/readyz")
+    assert (back.status_code, back.json()) == (
+        200,
+        {"status": "ready", "database": "ok", "channel_layer": "ok"},
+    )

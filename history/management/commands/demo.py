@@ -94,4 +94,6 @@ class Command(BaseCommand):
         else:
             self.stdout.write("password: unchanged (run with --reset-password for a new one)")
         self.stdout.write(f"join URL: {qr.join_url(room)}")
+        if settings.HUILIAO_PUBLIC_URL:
+            self.stdout.write(f"phones on this network open: {base}/")
         self.stdout.write(f"poster: {base}/r/{room.code}/poster/")
