@@ -53,17 +53,9 @@ class MessageAdmin(admin.ModelAdmin):
         "recalled_at",
         "hidden",
     ]
-    # A recalled message's body stays readable here (and only here), for the organiser.
-    readonly_fields = [
-        "room",
-        "seq",
-        "sender_name",
-        "kind",
-        "body",
-        "created_at",
-        "review",
-        "recalled_at",
-    ]
+    # Everything but `hidden` is a record. A recalled message's body stays readable here
+    # (and only here), for the organiser.
+    readonly_fields = [field for field in fields if field != "hidden"]
     actions = ["hide_messages", "unhide_messages"]
     # A room can hold 100,000 messages: skip the unfiltered COUNT(*) on every page.
     show_full_result_count = False

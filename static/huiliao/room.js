@@ -1283,6 +1283,9 @@
       if (me) me.muted_until = room.my_muted_until;
       if (room.announcement) self.showAnnouncement(room.announcement, false);
       self.roomUpdated(room);
+      // Questions and contact requests that came while away: read them again too.
+      if (!document.getElementById("questions-panel").hidden) self.loadQuestions(false);
+      self.refreshContacts();
     }).catch(function () { /* the next connect tries again */ });
   };
 

@@ -57,7 +57,7 @@ Component({
       });
       wx.setNavigationBarTitle({ title: room.name });
       if (room.status === "open") this.attach(page.results);
-      this.loadQuestions();
+      else this.loadQuestions();
     },
     onUnload() {
       const session = sessions.get(this);
@@ -83,7 +83,11 @@ Component({
       const session = getApp().huiliao.chatroom.attach(
         this.data.code,
         {
-          onOpen: () => this.setData({ reconnecting: false }),
+          onOpen: () => {
+            this.setData({ reconnecting: false });
+            // Question frames are not replayed after a reconnect: read the list again.
+            this.loadQuestions();
+          },
           onMessage: (message) => this.setData({ messages: [...this.data.messages, message] }),
           onReconnecting: () => this.setData({ reconnecting: true }),
           onEvent: (frame) => this.onEvent(frame),
