@@ -19,6 +19,8 @@ def join_as(page, room, name: str) -> None:
     page.fill("#join-name", name)
     page.click("#join-button")
     expect(page.locator("#composer")).to_be_visible()
+    # Live: the socket's hello has come (it brings the online count).
+    expect(page.locator("#member-count")).to_contain_text(re.compile("online|在线"), timeout=15_000)
 
 
 def send(page, body: str) -> None:

@@ -93,6 +93,7 @@ async def test_member_on_one_process_gets_messages_posted_through_another(daphne
         "room": room.code,
         "last_seq": 1,
         "members": 2,
+        "online": 1,
         "my_member_id": owner_member_id,
     }
 

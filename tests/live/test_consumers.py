@@ -654,6 +654,8 @@ async def test_send_after_room_was_extended_past_its_old_expiry_is_stored(user):
     await asyncio.sleep(3.5)
     await communicator.send_json_to({"type": "send", "body": "still here", "client_id": "e1"})
     frame = await receive(communicator)
+    while frame["type"] == "members":  # the hub's check may tell the online count first
+        frame = await receive(communicator)
     assert (frame["type"], frame["message"]["seq"], frame["message"]["body"]) == (
         "message",
         1,
