@@ -15,7 +15,8 @@ function roomCodeFrom(text) {
   }
   // A join URL (…/r/<CODE>/), a scanned mini-program code's path (…?scene=<CODE>), or a code.
   const fromUrl = /\/r\/([A-Za-z0-9]{8})\/?/.exec(value) || /[?&]scene=([A-Za-z0-9]{8})\b/.exec(value);
-  const candidate = (fromUrl ? fromUrl[1] : value).replace(/\s+/g, "").toUpperCase();
+  // As read off a screen: "k7m2-qx9p", "K7M2 QX9P".
+  const candidate = (fromUrl ? fromUrl[1] : value).replace(/[\s-]+/g, "").toUpperCase();
   return CODE.test(candidate) ? candidate : null;
 }
 

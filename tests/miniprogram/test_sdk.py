@@ -37,6 +37,7 @@ def test_sdk_against_a_real_server(wechat, tmp_path):
                 "--test",
                 "miniprogram/test/sdk.test.js",
                 "miniprogram/test/codes.test.js",
+                "miniprogram/test/pages.test.js",
             ],
             cwd=ROOT,
             env=dict(

@@ -7,6 +7,12 @@ const { roomCodeFromOptions } = require("../../utils/codes.js");
 
 const PAGE = 30;
 
+/** The messages and the id to scroll to. @param {any[]} messages */
+function withScrollTarget(messages) {
+  const last = messages[messages.length - 1];
+  return { messages, lastId: last ? "m" + last.seq : "" };
+}
+
 /** Most votes first, then oldest: the server's "top" order. @param {any[]} questions */
 function sortTop(questions) {
   return [...questions].sort((a, b) => b.votes - a.votes || (a.created_at < b.created_at ? -1 : 1));
@@ -21,6 +27,7 @@ Component({
     code: "",
     room: /** @type {any} */ (null),
     messages: /** @type {any[]} */ ([]),
+    lastId: "", // the newest message's element id: the list scrolls to it
     draft: "",
     readOnly: false,
     reconnecting: false,
@@ -52,7 +59,7 @@ Component({
         room,
         myMemberId: room.my_member_id,
         readOnly: room.status !== "open",
-        messages: page.results,
+        ...withScrollTarget(page.results),
         hasOlder: page.has_more,
       });
       wx.setNavigationBarTitle({ title: room.name });
@@ -88,7 +95,11 @@ Component({
             // Question frames are not replayed after a reconnect: read the list again.
             this.loadQuestions();
           },
-          onMessage: (message) => this.setData({ messages: [...this.data.messages, message] }),
+          // A message, or my own held one again with my text (it replaces the placeholder).
+          onMessage: (message) => {
+            const others = this.data.messages.filter((m) => m.seq !== message.seq);
+            this.setData(withScrollTarget([...others, message].sort((a, b) => a.seq - b.seq)));
+          },
           onReconnecting: () => this.setData({ reconnecting: true }),
           onEvent: (frame) => this.onEvent(frame),
           onClose: (error) => {
