@@ -28,7 +28,7 @@ let ui; // what the pages asked WeChat's UI to do
 
 test.before(async () => {
   server = await startServer("pages");
-  ui = { toasts: [], navigations: [], sheets: [] };
+  ui = { toasts: [], navigations: [], sheets: [], modals: [], tap: 0 };
   const wx = createWx();
   Object.assign(wx, {
     getAppBaseInfo: () => ({ language: "en" }),
@@ -37,10 +37,15 @@ test.before(async () => {
     navigateTo: ({ url }) => ui.navigations.push(url),
     redirectTo: ({ url }) => ui.navigations.push(url),
     navigateBack: () => ui.navigations.push("back"),
-    // The first action offered, as if tapped.
+    // The action `ui.tap` (the first by default), as if tapped.
     showActionSheet: ({ itemList, success }) => {
       ui.sheets.push(itemList);
-      success({ tapIndex: 0 });
+      success({ tapIndex: ui.tap });
+    },
+    // Confirmed, as if tapped.
+    showModal: ({ title, content, success }) => {
+      ui.modals.push({ title, content });
+      success({ confirm: true });
     },
   });
   global.wx = wx;
@@ -134,5 +139,32 @@ test("room: enter, chat both ways, ask and vote, and a message's actions", { tim
   await until(() => page.instance.data.readOnly, "read-only after close");
   assert.ok(text(page).includes(page.instance.data.t.closed));
   assert.equal(page.dom.querySelectorAll("wx-input").length, 0, "no composer once closed");
+  page.instance.onUnload();
+});
+
+test("room, for its organiser: slow mode from the menu, and close asks first", { timeout: 60000 }, async () => {
+  const app = getApp();
+  await app.ready;
+  const room = await app.huiliao.chatroom.createRoom({ name: "My hall" });
+  const page = render("room");
+  await page.instance.onLoad({ code: room.code });
+  await until(() => text(page).includes("Run the room"), "the organiser's menu");
+
+  ui.tap = 0;
+  page.instance.onManage();
+  assert.deepEqual(ui.sheets.slice(-1), [
+    ["Slow mode: one message every 30 s", "Broadcast: only organisers post", "Close the room"],
+  ]);
+  await until(() => page.instance.data.room.slow_mode_seconds === 30, "slow mode on");
+
+  ui.tap = 2;
+  page.instance.onManage();
+  await until(() => page.instance.data.readOnly, "closed");
+  assert.deepEqual(ui.modals.slice(-1), [
+    { title: "Close the room", content: "Close “My hall”? Everyone's chat turns read-only at once." },
+  ]);
+  const detail = await app.huiliao.chatroom.getRoomInfo(room.code);
+  assert.equal(detail.status, "closed");
+  ui.tap = 0;
   page.instance.onUnload();
 });

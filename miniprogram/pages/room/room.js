@@ -115,6 +115,12 @@ Component({
     onEvent(frame) {
       if (frame.type === "announcement") {
         this.setData({ "room.announcement": frame.announcement });
+      } else if (frame.type === "room_updated") {
+        this.setData({
+          "room.name": frame.room.name,
+          "room.slow_mode_seconds": frame.room.slow_mode_seconds,
+          "room.posting": frame.room.posting,
+        });
       } else if (frame.type === "members") {
         this.setData({ "room.member_count": frame.count });
       } else if (frame.type === "message_hidden" || frame.type === "message_recalled") {
@@ -181,7 +187,52 @@ Component({
       }
     },
 
-    /* -- a message's actions: report, recall (mine), hide (managers) -- */
+    /* -- running the room (owner and moderators): slow mode, broadcast, close -- */
+
+    onManage() {
+      const room = this.data.room;
+      if (!room || !room.can_moderate || this.data.readOnly) return;
+      const t = this.data.t;
+      const chatroom = getApp().huiliao.chatroom;
+      const code = this.data.code;
+      /** @type {Array<[string, () => Promise<any> | void]>} */
+      const actions = [
+        room.slow_mode_seconds
+          ? [t.slowOff, () => chatroom.updateRoom(code, { slowModeSeconds: 0 })]
+          : [t.slowOn, () => chatroom.updateRoom(code, { slowModeSeconds: 30 })],
+        room.posting === "moderators"
+          ? [t.broadcastOff, () => chatroom.updateRoom(code, { posting: "everyone" })]
+          : [t.broadcastOn, () => chatroom.updateRoom(code, { posting: "moderators" })],
+      ];
+      if (room.can_manage) actions.push([t.closeRoom, () => this.confirmClose()]);
+      wx.showActionSheet({
+        itemList: actions.map(([label]) => label),
+        success: async (res) => {
+          try {
+            const updated = await actions[res.tapIndex][1]();
+            if (updated && updated.code) this.setData({ room: updated });
+          } catch (error) {
+            wx.showToast({ title: String(/** @type {any} */ (error).detail || error), icon: "none" });
+          }
+        },
+      });
+    },
+    /** Closing ends everyone's chat: ask first, naming the room. */
+    confirmClose() {
+      const t = this.data.t;
+      const room = this.data.room;
+      wx.showModal({
+        title: t.closeRoom,
+        content: t.confirmClose.replace("%(name)s", room.name),
+        success: async (res) => {
+          if (!res.confirm) return;
+          const closed = await getApp().huiliao.chatroom.closeRoom(this.data.code);
+          this.setData({ room: closed, readOnly: true });
+        },
+      });
+    },
+
+    /* -- a message's actions: report, recall (mine), hide and mute (managers) -- */
 
     /** @param {any} event */
     onMessageTap(event) {
@@ -198,6 +249,10 @@ Component({
       if (mine) actions.push([t.recall, () => chatroom.recallMessage(code, seq)]);
       else actions.push([t.report, () => chatroom.reportMessage(code, seq, "other")]);
       if (manages) actions.push([t.hide, () => chatroom.hideMessage(code, seq)]);
+      const sender = message.sender;
+      if (manages && sender && !mine && sender.role === "member") {
+        actions.push([t.mute, () => chatroom.muteMember(code, sender.member_id, 10)]);
+      }
       wx.showActionSheet({
         itemList: actions.map(([label]) => label),
         success: async (res) => {
