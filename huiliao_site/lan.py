@@ -23,8 +23,9 @@ def lan_env(port: int, address: str | None = None) -> dict[str, str]:
     """The settings that make a development server reachable from phones on the network."""
     address = address or lan_address()
     base = f"http://{address}:{port}"
+    # No "[::1]": make passes these words to env unquoted, where brackets would glob.
     return {
-        "ALLOWED_HOSTS": f"{address},localhost,127.0.0.1,[::1]",
+        "ALLOWED_HOSTS": f"{address},localhost,127.0.0.1",
         "HUILIAO_PUBLIC_URL": base,
         "CSRF_TRUSTED_ORIGINS": base,
     }
