@@ -71,3 +71,6 @@ bench: $(STAMP)
 	$(BIN)/python bench/nearby.py $(if $(DATABASE_URL),--database-url $(DATABASE_URL))
 	$(BIN)/python bench/fanout.py --database sqlite
 	$(if $(DATABASE_URL),$(BIN)/python bench/fanout.py --database postgres)
+	$(BIN)/python bench/content_rules.py
+	$(BIN)/python bench/content_check.py
+	$(BIN)/python bench/qa.py $(if $(DATABASE_URL),--database postgres)

@@ -27,7 +27,7 @@ class MessageModerationView(RoomView):
             services.message_hide(message=message, actor=request.user)
         else:
             services.message_unhide(message=message, actor=request.user)
-        message = selectors.message_get(room=self.room, seq=seq)
+        # The services change `message` in place; its sender was read with it.
         return Response(MessageSerializer(message_payload(message, viewer_for(self))).data)
 
 

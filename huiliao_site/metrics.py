@@ -56,31 +56,3 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     if not _allowed(request.META.get("REMOTE_ADDR", "")):
         return HttpResponse(status=404)
     return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
-
-
-class ResponseCounter:
-    """Middleware counting responses by status class, in whichever mode the chain runs."""
-
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response):
-        from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
-    def __call__(self, request):
-        if self.is_async:
-            return self._acall(request)
-        return self._counted(self.get_response(request))
-
-    async def _acall(self, request):
-        return self._counted(await self.get_response(request))
-
-    @staticmethod
-    def _counted(response):
-        HTTP_RESPONSES.labels(f"{response.status_code // 100}xx").inc()
-        return response

@@ -3,6 +3,7 @@
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from whitenoise.middleware import WhiteNoiseMiddleware
 
+from huiliao_site import metrics
 from huiliao_site.errors import (
     database_failures,
     database_unavailable,
@@ -83,3 +84,22 @@ class DatabaseUnavailableMiddleware(SyncAndAsync):
             return None
         database_failures.failed(exception, what=f"{request.method} {request.path}")
         return database_unavailable_response(request, unavailable)
+
+
+class ResponseCounter(SyncAndAsync):
+    """Counts responses by status class (huiliao_site.metrics), in the chain's own mode."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self._adopt(get_response)
+
+    def _call(self, request):
+        return self._counted(self.get_response(request))
+
+    async def _acall(self, request):
+        return self._counted(await self.get_response(request))
+
+    @staticmethod
+    def _counted(response):
+        metrics.HTTP_RESPONSES.labels(f"{response.status_code // 100}xx").inc()
+        return response

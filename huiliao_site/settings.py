@@ -87,7 +87,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "huiliao_site.metrics.ResponseCounter",
+    "huiliao_site.middleware.ResponseCounter",
     "django.middleware.security.SecurityMiddleware",
     "huiliao_site.middleware.AsyncWhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -13,7 +13,7 @@ from huiliao_site.errors import Conflict, Gone, InvalidInput, NotFound, Permissi
 from huiliao_site.text import has_control_characters, is_valid_unicode, name_key
 from rooms import events, geo, protocol, selectors
 from rooms.avatars import avatar_clean, avatar_default
-from rooms.content import content_check_shown, content_rules_changed
+from rooms.content import content_check_shown, content_key, content_rules_changed
 from rooms.models import (
     ANNOUNCEMENT_MAX,
     CONTACT_CARD_MAX,
@@ -749,8 +749,6 @@ def contact_decline(*, request: ContactRequest) -> None:
 
 
 def clean_content_term(term: str) -> str:
-    from rooms.content import content_key
-
     term = term.strip()
     if not content_key(term):
         raise InvalidInput(

@@ -55,8 +55,6 @@ def render_site(directory: Path, *, ports: list[int], http: int, https: int, sta
     text = text.replace("listen 443 ssl http2;", f"listen 127.0.0.1:{https} ssl http2;")
     text = re.sub(r"    listen \[::\]:\d+.*\n", "", text)
     text = text.replace("chat.example.com;", "localhost;")
-    text = text.replace("/etc/letsencrypt/live/localhost/fullchain.pem", str(cert))
-    text = text.replace("/etc/letsencrypt/live/localhost/privkey.pem", str(key))
     text = text.replace("/etc/letsencrypt/live/chat.example.com/fullchain.pem", str(cert))
     text = text.replace("/etc/letsencrypt/live/chat.example.com/privkey.pem", str(key))
     text = text.replace("/srv/huiliao/static/", f"{static}/")
