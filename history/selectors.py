@@ -325,10 +325,18 @@ def room_live_state(*, code: str) -> dict[str, Any] | None:
     return row
 
 
+# Above this many users, the hub's re-check reads the room's whole member list rather than
+# sending every id: a statement with thousands of parameters costs the process more.
+MEMBER_IDS_IN_LIST_MAX = 200
+
+
 def current_member_ids(*, room_id: int, user_ids: set[str]) -> set[str]:
     """Which of `user_ids` are still current members of the room (the hub's re-check)."""
-    rows = Membership.objects.current().filter(room_id=room_id, user_id__in=user_ids)
-    return {str(user_id) for user_id in rows.values_list("user_id", flat=True)}
+    rows = Membership.objects.current().filter(room_id=room_id)
+    if len(user_ids) <= MEMBER_IDS_IN_LIST_MAX:
+        rows = rows.filter(user_id__in=user_ids)
+    current = {str(user_id) for user_id in rows.values_list("user_id", flat=True)}
+    return current & user_ids
 
 
 @dataclass

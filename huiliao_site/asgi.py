@@ -9,13 +9,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "huiliao_site.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.urls import get_resolver  # noqa: E402
 
 from accounts.channels_auth import WebsocketAuthMiddleware  # noqa: E402
+from history.live import collector  # noqa: E402
 from history.live.fastpath import fast_path_status  # noqa: E402
 from history.routing import websocket_urlpatterns  # noqa: E402
-
-logging.getLogger("history.live").info(fast_path_status())
-
 from rooms.events import bind_server_loop  # noqa: E402
 
 router = ProtocolTypeRouter(
@@ -24,6 +23,12 @@ router = ProtocolTypeRouter(
         "websocket": WebsocketAuthMiddleware(URLRouter(websocket_urlpatterns)),
     }
 )
+
+# Everything is imported (the views too, which Django would import on the first request):
+# from here on, what exists lives as long as the process.
+get_resolver().url_patterns  # noqa: B018
+collector.freeze_imports()
+logging.getLogger("history.live").info("%s; %s", fast_path_status(), collector.status())
 
 
 async def application(scope, receive, send):

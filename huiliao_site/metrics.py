@@ -22,6 +22,11 @@ SOCKETS_CLOSED = Counter(
 )
 ROOMS_LIVE = Gauge("huiliao_rooms_live", "Rooms with sockets in this process.")
 FRAMES_SENT = Counter("huiliao_frames_sent", "Live frames handed to sockets.")
+FRAMES_SENT_TOGETHER = Counter(
+    "huiliao_frames_sent_together",
+    "Live frames written to a socket in one write with others handled in the same turn "
+    "(a process catching up).",
+)
 HANDSHAKE_SECONDS = Histogram(
     "huiliao_handshake_seconds",
     "From a socket's connect to its hello (credentials, membership and room read).",
@@ -40,6 +45,14 @@ LAYER_ERRORS = Counter(
     "huiliao_layer_errors",
     "Channel-layer operations that failed (publishing, receiving).",
     ["operation"],
+)
+GC_FROZEN_OBJECTS = Gauge(
+    "huiliao_gc_frozen_objects",
+    "Objects kept out of the garbage collector's passes (imports, settled sockets).",
+)
+GC_RELEASES = Counter(
+    "huiliao_gc_releases",
+    "Times the frozen objects were handed back and collected (after sockets closed).",
 )
 
 

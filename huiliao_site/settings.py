@@ -397,6 +397,9 @@ if HUILIAO_CONTENT_CHECK_FAILURE not in {"review", "pass"}:
 HUILIAO_WS_IDLE_TIMEOUT = env_int("HUILIAO_WS_IDLE_TIMEOUT", 75)
 HUILIAO_WS_BACKLOG_KB = env_int("HUILIAO_WS_BACKLOG_KB", 512)
 HUILIAO_WS_MAX_PER_USER = env_int("HUILIAO_WS_MAX_PER_USER", 5)
+# Keep the imports and settled sockets out of the garbage collector's full passes, which
+# otherwise stall a busy process for 50-200 ms (history/live/collector.py).
+HUILIAO_GC_FREEZE = env_bool("HUILIAO_GC_FREEZE", True)
 HUILIAO_RESUME_LIMIT = env_int("HUILIAO_RESUME_LIMIT", 500)
 # How often each process's room hub re-reads a room with local sockets (fills messages the
 # channel layer dropped, closes rooms that were closed or expired; expiry is also timed).

@@ -21,6 +21,11 @@ from tests.fake_wechat import running_fake_wechat
 from tests.helpers import missing_service
 from tests.servers import DaphnePool, RedisServer
 
+# The test process leaves the garbage collector as CPython configures it (freezing would
+# keep its cyclic garbage for the whole run); tests/live/test_collector.py turns it on. The
+# servers the tests start run with it, as production does.
+settings.HUILIAO_GC_FREEZE = False
+
 
 def _port_open(host: str, port: int) -> bool:
     try:

@@ -54,6 +54,11 @@ SIOCOUTQNSD = 0x894B
 WRITE_DIRECT = "direct"
 WRITE_PREPARED = "prepared"
 
+# What a write came to (ServerWire.write).
+WRITTEN = 0  # handed to the kernel, or queued behind what Twisted already holds
+OVER = 1  # not written: more than the allowed bytes wait already (the client is not reading)
+GONE = 2  # not written: the connection is closing (Daphne reports the disconnect)
+
 
 def write_mode() -> str:
     mode = os.environ.get("HUILIAO_WS_WRITE", WRITE_DIRECT)
@@ -130,34 +135,51 @@ class ServerWire:
             and not transport.disconnecting
         )
 
-    def write(self, message: dict[str, Any]) -> bool:
-        """Write a `websocket.send` text message; False: leave it to Daphne."""
-        if not self.is_open():
-            return False
+    def write(self, message: dict[str, Any], room: int) -> int:
+        """Write a `websocket.send` text message after what is buffered, unless more than
+        `room` bytes wait already: WRITTEN, OVER or GONE."""
         if self.mode == WRITE_PREPARED:
+            if not self.is_open():
+                return GONE
+            if self.backlog() > room:
+                return OVER
             prepared = message.get("_prepared")
             if prepared is None:
                 prepared = message["_prepared"] = self.protocol.factory.prepareMessage(
                     message["text"].encode()
                 )
             self.protocol.sendPreparedMessage(prepared)
-            return True
+            return WRITTEN
         data = message.get("_wire")
         if data is None:
             data = message["_wire"] = wire_frame(message["text"])
-        transport = self.transport
-        if self.backlog():
+        return self.write_bytes(data, room)
+
+    def write_bytes(self, data: bytes, room: int) -> int:
+        """Write ready-made frame bytes (one frame or several back to back), as `write`.
+        The hot loop of a fan-out: one call, no other method calls."""
+        protocol, transport = self.protocol, self.transport
+        if (
+            protocol.state != protocol.STATE_OPEN
+            or not transport.connected
+            or transport.disconnecting
+        ):
+            return GONE
+        buffered = len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+        if buffered:
+            if buffered > room:
+                return OVER
             transport.write(data)
-            return True
+            return WRITTEN
         try:
             sent = transport.socket.send(data)
         except BlockingIOError:
             sent = 0
         except OSError:
-            return False  # the connection is going: Daphne reports the disconnect
+            return GONE
         if sent < len(data):
             transport.write(data[sent:])
-        return True
+        return WRITTEN
 
     def abort(self) -> None:
         """Drop the connection and everything queued for it (the client resumes by seq).

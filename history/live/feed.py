@@ -25,7 +25,7 @@ from history import selectors
 from history.events import frame_in_language, message_frame, message_notice
 from history.live import online
 from history.live.db import in_db_thread
-from history.live.socket import LocalSocket
+from history.live.socket import Burst, LocalSocket
 from huiliao_site import metrics
 from rooms import protocol
 from rooms.events import group_name
@@ -37,6 +37,9 @@ logger = logging.getLogger(__name__)
 
 # How long a "close member" is remembered for sockets still in their handshake.
 REMOVED_MEMORY_SECONDS = 60
+# How long the periodic check lets a message it read arrive through the layer before it
+# counts as lost and is read from the database.
+FILL_GRACE_SECONDS = 1.0
 
 
 class RoomFeed:
@@ -63,6 +66,9 @@ class RoomFeed:
         # what the sockets were last told.
         self.online_elsewhere = 0
         self.online_told: tuple[int, int] | None = None
+        # Frames for every local socket, written at the end of this loop turn (`flush`).
+        self.outbox: list[tuple[int | None, dict[str, Any]]] = []
+        self.flush_handle: asyncio.Handle | None = None
 
     def start(self) -> None:
         self.tasks.append(asyncio.ensure_future(self._run()))
@@ -121,7 +127,7 @@ class RoomFeed:
                 if failures == 1:
                     logger.warning("room %s: layer receive failed", self.code, exc_info=True)
                 await asyncio.sleep(min(5, 0.5 * failures))
-                await self._guarded(self.check)
+                await self._safely(self.check)
                 continue
             await self._guarded(self.handle_layer_message, event)
 
@@ -129,7 +135,7 @@ class RoomFeed:
         """Re-read the room every few seconds, and exactly when it expires."""
         while True:
             delay = settings.HUILIAO_HUB_CHECK_SECONDS
-            expires_at = await self._guarded(self.check)
+            expires_at = await self._safely(self.check)
             # Not under the feed's lock: live frames keep flowing while it reads.
             await self.check_memberships()
             if expires_at is not None:
@@ -137,16 +143,20 @@ class RoomFeed:
             await asyncio.sleep(delay)
 
     async def _guarded(self, method, *args):
+        """Run `method` under the feed's lock: frames are handled one at a time, in order."""
         async with self.lock:
-            if self.closed:
-                return None
-            try:
-                return await method(*args)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("room %s: hub error", self.code)
-                return None
+            return await self._safely(method, *args)
+
+    async def _safely(self, method, *args):
+        if self.closed:
+            return None
+        try:
+            return await method(*args)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("room %s: hub error", self.code)
+            return None
 
     async def handle_layer_message(self, event: Any) -> None:
         if not isinstance(event, dict):
@@ -233,6 +243,7 @@ class RoomFeed:
 
     def to_user(self, user_id: str, frame: protocol.Frame) -> None:
         """A private frame (a contact request or card): that user's local sockets only."""
+        self.flush()
         sockets = [s for s in self.sockets if s.user_id == user_id]
         if sockets:
             message = protocol.encode(frame)
@@ -241,6 +252,7 @@ class RoomFeed:
             metrics.FRAMES_SENT.inc(len(sockets))
 
     def close_member(self, user_id: str, code: int = protocol.CLOSE_FORBIDDEN) -> None:
+        self.flush()  # what was published before the removal still reaches them
         self.removed[user_id] = self.hub.clock()
         for socket in [s for s in self.sockets if s.user_id == user_id]:
             socket.close(code)
@@ -254,14 +266,23 @@ class RoomFeed:
     async def check(self) -> float | None:
         """Fill a missed tail, close the room if it closed or expired, refresh the member
         count and drop sockets of former members. Returns the expiry as a Unix time, so the
-        watcher can wake exactly then."""
+        watcher can wake exactly then.
+
+        Live frames keep flowing while it reads: only a fill takes the feed's lock, and
+        only for what is still missing a moment later (a message committed just before
+        the read is usually still on its way through the layer)."""
         state = await in_db_thread(selectors.room_live_state)(code=self.code)
         if state is None or not state["open"]:
-            self._close_room()
+            async with self.lock:
+                if not self.closed:
+                    self._close_room()
             return None
-        if state["last_seq"] > self.delivered:
-            await self._fill(state["last_seq"])
         self.members = state["members"]
+        if state["last_seq"] > self.delivered:
+            await asyncio.sleep(FILL_GRACE_SECONDS)
+            async with self.lock:
+                if not self.closed and state["last_seq"] > self.delivered:
+                    await self._fill(state["last_seq"])
         await self._count_online()
         now = self.hub.clock()
         self.removed = {
@@ -282,8 +303,10 @@ class RoomFeed:
         current = await in_db_thread(selectors.current_member_ids)(
             room_id=self.room_id, user_ids=user_ids
         )
-        for socket in [s for s in self.sockets if s.user_id in user_ids - current]:
-            socket.close(protocol.CLOSE_FORBIDDEN)
+        gone = user_ids - current
+        if gone:
+            for socket in [s for s in self.sockets if s.user_id in gone]:
+                socket.close(protocol.CLOSE_FORBIDDEN)
 
     async def _fill(self, last: int) -> None:
         messages = await in_db_thread(selectors.messages_range)(
@@ -303,7 +326,9 @@ class RoomFeed:
         if notice is None:
             self._deliver(seq, protocol.encode(frame))
             return
-        # A system notice: worded once per language among the local sockets.
+        # A system notice: worded once per language among the local sockets, after the
+        # frames before it.
+        self.flush()
         by_language: dict[str, list[LocalSocket]] = {}
         for socket in self.sockets:
             by_language.setdefault(socket.language, []).append(socket)
@@ -314,12 +339,33 @@ class RoomFeed:
             metrics.FRAMES_SENT.inc(len(sockets))
 
     def _deliver(self, seq: int | None, message: dict[str, Any]) -> None:
+        """A frame for every local socket, written when this turn of the event loop ends,
+        with any others handled in the same turn (socket.Burst)."""
+        self.outbox.append((seq, message))
+        if self.flush_handle is None:
+            self.flush_handle = asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Write the outbox to every local socket now."""
+        if self.flush_handle is not None:
+            self.flush_handle.cancel()
+            self.flush_handle = None
+        frames, self.outbox = self.outbox, []
+        if not frames:
+            return
         sockets = list(self.sockets)
-        for socket in sockets:
-            socket.deliver(seq, message)
-        metrics.FRAMES_SENT.inc(len(sockets))
+        if len(frames) == 1:
+            seq, message = frames[0]
+            for socket in sockets:
+                socket.deliver(seq, message)
+        else:
+            burst = Burst(frames)
+            for socket in sockets:
+                socket.deliver_burst(burst)
+        metrics.FRAMES_SENT.inc(len(sockets) * len(frames))
 
     def _close_room(self) -> None:
+        self.flush()
         self.closed = True
         message = protocol.encode(protocol.room_closed_frame())
         for socket in list(self.sockets):
@@ -333,6 +379,9 @@ class RoomFeed:
             return
         self.stopped = True
         self.closed = True
+        if self.flush_handle is not None:
+            self.flush_handle.cancel()
+            self.flush_handle = None
         if self.votes_timer is not None:
             self.votes_timer.cancel()
         for task in self.tasks:

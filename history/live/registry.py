@@ -20,6 +20,7 @@ from collections import Counter
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from history.live.collector import SETTLE_SECONDS, Collector
 from history.live.feed import RoomFeed
 from history.live.handshake import HandshakeReader
 from history.live.socket import Clock, LocalSocket
@@ -39,6 +40,8 @@ class Hub:
         self.sweeper: asyncio.Task | None = None
         self.stopping: set[asyncio.Task] = set()
         self.handshakes = HandshakeReader()
+        self.collector = Collector(clock=lambda: self.clock())
+        self.collect_timer: asyncio.TimerHandle | None = None
         # This hub among the processes, in the shared online counts (history.live.online).
         self.id = uuid.uuid4().hex[:12]
 
@@ -53,6 +56,8 @@ class Hub:
         feed.sockets.add(socket)
         self.sockets.add(socket)
         socket.on_close = self._on_socket_closed
+        socket.epoch = self.collector.attached()
+        self._collect_later()
         if self.sweeper is None:
             self.sweeper = asyncio.ensure_future(self._sweep_forever())
         await asyncio.shield(feed.ready)
@@ -79,6 +84,9 @@ class Hub:
         if socket not in self.sockets:
             return
         self.sockets.discard(socket)
+        self.collector.closed(socket.epoch)
+        if self.collector.release_due():
+            self._collect_later()
         if socket.user_id is not None:
             metrics.SOCKETS_OPEN.labels(socket.kind, socket.path).dec()
             self.per_user[socket.user_id] -= 1
@@ -100,8 +108,21 @@ class Hub:
         self.stopping.add(task)
         task.add_done_callback(self.stopping.discard)
 
+    def _collect_later(self) -> None:
+        if self.collect_timer is None:
+            loop = asyncio.get_running_loop()
+            self.collect_timer = loop.call_later(SETTLE_SECONDS, self._collect)
+
+    def _collect(self) -> None:
+        self.collect_timer = None
+        if self.collector.tick():
+            self._collect_later()
+
     async def close(self) -> None:
         """Close every local socket and unsubscribe every room (shutdown, tests)."""
+        if self.collect_timer is not None:
+            self.collect_timer.cancel()
+            self.collect_timer = None
         for socket in list(self.sockets):
             socket.close(CLOSE_TOO_SLOW)
         for feed in list(self.feeds.values()):

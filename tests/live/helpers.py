@@ -67,3 +67,15 @@ async def open_member_socket(code: str, user, **kwargs) -> tuple[WebsocketCommun
     hello = await receive(communicator)
     assert hello["type"] == "hello", hello
     return communicator, hello
+
+
+def store_unpublished(room, user, body: str):
+    """A stored message whose event the layer lost (stored without publishing)."""
+    from django.db import transaction
+
+    from history.models import Message
+    from rooms import services as room_services
+
+    with transaction.atomic():
+        seq = room_services.room_next_seq(room=room)
+        return Message.objects.create(room=room, seq=seq, sender=user, body=body, client_id=body)

@@ -26,6 +26,7 @@ from tests.live.helpers import (
     receive,
     receive_close,
     receive_until_close,
+    store_unpublished,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -513,15 +514,6 @@ async def test_resume_with_messages_arriving_mid_replay_has_no_gap_or_duplicate(
 
 
 # --- the hub's repairs --------------------------------------------------------------------
-
-
-def store_unpublished(room: Room, user, body: str) -> Message:
-    """A stored message whose event the layer lost (stored without publishing)."""
-    from django.db import transaction
-
-    with transaction.atomic():
-        seq = room_services.room_next_seq(room=room)
-        return Message.objects.create(room=room, seq=seq, sender=user, body=body, client_id=body)
 
 
 async def test_hub_fills_a_gap_from_the_database(room, user):

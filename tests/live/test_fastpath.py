@@ -19,6 +19,7 @@ from websockets.exceptions import ConnectionClosed
 
 from accounts.services import token_for
 from tests.factories import UserFactory, join
+from tests.live.helpers import store_unpublished
 from tests.servers import DaphneProcess, raise_open_files_limit, server_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -96,6 +97,8 @@ async def test_every_socket_kind_takes_the_fast_path(server, room, user):
     daphne = await asyncio.to_thread(server)
     token = await db(credentials_for)(user, "token")
     cookie = await db(credentials_for)(user, "session")
+    frozen_at_start = metric(await asyncio.to_thread(metrics, daphne), "huiliao_gc_frozen_objects")
+    assert frozen_at_start > 0  # the imports, frozen at start-up
     token_ws, _ = await open_ws(daphne, room.code, "token", token)
     session_ws, _ = await open_ws(daphne, room.code, "session", cookie)
     text = await asyncio.to_thread(metrics, daphne)
@@ -106,9 +109,47 @@ async def test_every_socket_kind_takes_the_fast_path(server, room, user):
     for ws in (token_ws, session_ws):
         frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
         assert (frame["type"], frame["message"]["body"]) == ("message", "hi")
+    # Once the joins settle, the sockets' state is frozen out of the collector's passes.
+    await wait_for_metric_above(daphne, "huiliao_gc_frozen_objects", frozen_at_start)
     await token_ws.close()
     await session_ws.close()
-    assert "live path: direct (frame bytes written to the TCP socket" in daphne.log()
+    log = daphne.log()
+    assert "live path: direct (frame bytes written to the TCP socket" in log
+    assert "settled sockets frozen out of the garbage collector's passes" in log
+
+
+async def wait_for_metric_above(server, name: str, floor: float, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if metric(await asyncio.to_thread(metrics, server), name) > floor:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{name} never rose above {floor}: {metrics(server)}")
+
+
+async def test_frames_handled_in_one_turn_reach_each_socket_in_one_write(server, room, user):
+    """A gap filled from the database hands the sockets several frames in one turn (as a
+    process catching up does): each socket gets them in order, once, in one write."""
+    daphne = await asyncio.to_thread(server, HUILIAO_HUB_CHECK_SECONDS="3600")
+    [cookie] = await db(make_members)(room, 1, "session")  # its join notice is seq 1
+    token_ws, _ = await open_ws(daphne, room.code, "token", await db(token_for)(user=user))
+    session_ws, _ = await open_ws(daphne, room.code, "session", cookie)
+    for body in ("lost-1", "lost-2", "lost-3"):
+        await db(store_unpublished)(room, user, body)
+    await token_ws.send(json.dumps({"type": "send", "body": "seen", "client_id": "seen"}))
+    for ws in (token_ws, session_ws):
+        frames = [json.loads(await asyncio.wait_for(ws.recv(), 10)) for _ in range(4)]
+        assert [(f["message"]["seq"], f["message"]["body"]) for f in frames] == [
+            (2, "lost-1"),
+            (3, "lost-2"),
+            (4, "lost-3"),
+            (5, "seen"),
+        ]
+    text = await asyncio.to_thread(metrics, daphne)
+    assert metric(text, "huiliao_frames_sent_together_total") == 8.0  # 4 frames x 2 sockets
+    assert metric(text, "huiliao_frames_sent_total") == 8.0
+    await token_ws.close()
+    await session_ws.close()
 
 
 async def stop_reading(daphne, code: str, kind: str, secret: str):

@@ -5,6 +5,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.test import Client
 
+from history import selectors
 from history.live.registry import get_hub
 from rooms.models import Membership
 from tests.factories import RoomFactory, UserFactory, join
@@ -92,9 +93,13 @@ async def test_socket_cap_counts_a_user_across_rooms(room, user, settings):
     await first.disconnect()
 
 
+# 0: the re-check reads the room's whole member list (as for a hall) instead of sending ids.
+@pytest.mark.parametrize("in_list_max", [200, 0])
 async def test_periodic_check_closes_sockets_of_a_member_whose_removal_event_was_lost(
-    room, user, settings
+    room, user, settings, monkeypatch, in_list_max
 ):
+    monkeypatch.setattr(selectors, "MEMBER_IDS_IN_LIST_MAX", in_list_max)
+    await db(join)(room, await db(UserFactory)(nickname="Bob"))  # a member with no socket here
     ann = await db(UserFactory)(nickname="Ann")
     await db(join)(room, ann, display_name="Ann")
     ann_socket, _ = await open_member_socket(room.code, ann)
