@@ -326,14 +326,16 @@ def room_live_state(*, code: str) -> dict[str, Any] | None:
 
 
 # Above this many users, the hub's re-check reads the room's whole member list rather than
-# sending every id: a statement with thousands of parameters costs the process more.
+# sending every id, when they are at least a quarter of the members: a statement with
+# thousands of parameters costs the process more than reading a few times as many rows.
 MEMBER_IDS_IN_LIST_MAX = 200
 
 
-def current_member_ids(*, room_id: int, user_ids: set[str]) -> set[str]:
-    """Which of `user_ids` are still current members of the room (the hub's re-check)."""
+def current_member_ids(*, room_id: int, user_ids: set[str], members: int) -> set[str]:
+    """Which of `user_ids` are still current members of the room (the hub's re-check);
+    `members`: the room's member count as the hub last knew it."""
     rows = Membership.objects.current().filter(room_id=room_id)
-    if len(user_ids) <= MEMBER_IDS_IN_LIST_MAX:
+    if len(user_ids) <= MEMBER_IDS_IN_LIST_MAX or 4 * len(user_ids) < members:
         rows = rows.filter(user_id__in=user_ids)
     current = {str(user_id) for user_id in rows.values_list("user_id", flat=True)}
     return current & user_ids

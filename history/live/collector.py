@@ -31,9 +31,12 @@ logger = logging.getLogger(__name__)
 SETTLE_SECONDS = 1.0
 # During a long burst, freeze every this many new sockets anyway.
 FREEZE_EVERY = 250
-# Release when this share of the frozen sockets has closed, and at least RELEASE_MIN.
+# Release when this share of the frozen sockets has closed, and at least RELEASE_MIN; and
+# in place of every RELEASE_AFTER_FREEZES-th freeze, whatever closed (a freeze may also
+# catch a little garbage of other work that had reached the oldest generation).
 RELEASE_SHARE = 0.25
 RELEASE_MIN = 100
+RELEASE_AFTER_FREEZES = 50
 
 
 def enabled() -> bool:
@@ -59,6 +62,7 @@ class Collector:
         self.fresh = 0  # open sockets attached since the last freeze
         self.frozen = 0  # open sockets attached before it
         self.gone = 0  # frozen sockets closed since (their cycles wait for a release)
+        self.freezes = 0  # since the last release
         self.last_attach = float("-inf")
 
     def attached(self) -> int:
@@ -75,6 +79,7 @@ class Collector:
             self.fresh -= 1
 
     def release_due(self) -> bool:
+        """Enough frozen sockets have closed to collect their cycles."""
         return self.gone >= max(RELEASE_MIN, RELEASE_SHARE * (self.frozen + self.gone))
 
     def tick(self) -> bool:
@@ -82,17 +87,21 @@ class Collector:
         again in SETTLE_SECONDS)."""
         if not enabled():
             return False
-        if self.release_due():
-            self.release()
-        elif self.fresh and (
+        settled = self.fresh and (
             self.fresh >= FREEZE_EVERY or self.clock() - self.last_attach >= SETTLE_SECONDS
-        ):
+        )
+        if self.release_due() or (settled and self.freezes >= RELEASE_AFTER_FREEZES):
+            self.release()
+        elif settled:
             self.freeze()
         return self.fresh > 0
 
     def freeze(self) -> None:
+        # The young generations first (cheap): their garbage is not frozen with the rest.
+        gc.collect(1)
         gc.freeze()
         self.epoch += 1
+        self.freezes += 1
         self.frozen += self.fresh
         self.fresh = 0
         metrics.GC_FROZEN_OBJECTS.set(gc.get_freeze_count())
@@ -104,6 +113,7 @@ class Collector:
         collected = gc.collect()
         gone, self.gone = self.gone, 0
         self.freeze()
+        self.freezes = 0
         metrics.GC_RELEASES.inc()
         logger.info(
             "released the objects of %d closed sockets: %d collected in %.0f ms",

@@ -301,7 +301,7 @@ class RoomFeed:
         if not user_ids or self.closed:
             return
         current = await in_db_thread(selectors.current_member_ids)(
-            room_id=self.room_id, user_ids=user_ids
+            room_id=self.room_id, user_ids=user_ids, members=self.members
         )
         gone = user_ids - current
         if gone:

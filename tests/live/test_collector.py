@@ -12,7 +12,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from history.live import collector
-from history.live.collector import FREEZE_EVERY, RELEASE_MIN, Collector
+from history.live.collector import FREEZE_EVERY, RELEASE_AFTER_FREEZES, RELEASE_MIN, Collector
 from history.live.registry import get_hub
 from tests.factories import UserFactory, join
 from tests.live.helpers import open_member_socket
@@ -81,6 +81,24 @@ def test_a_cycle_frozen_with_its_socket_is_freed_at_the_release(freezing, fake_c
     assert alive() is None
     assert (kept.gone, kept.frozen, kept.epoch) == (0, 3 * RELEASE_MIN, 2)
     assert gc.get_freeze_count() > 0  # the survivors are frozen again
+
+
+def test_every_so_many_freezes_one_is_a_release(freezing, fake_clock):
+    kept = Collector(clock=fake_clock)
+    for _ in range(RELEASE_AFTER_FREEZES):
+        kept.attached()
+        fake_clock.now += collector.SETTLE_SECONDS
+        kept.tick()
+    assert (kept.epoch, kept.freezes) == (RELEASE_AFTER_FREEZES, RELEASE_AFTER_FREEZES)
+    garbage = Cycle()
+    alive = weakref.ref(garbage)
+    kept.attached()
+    gc.freeze()  # as if this garbage had reached the oldest generation and been frozen
+    del garbage
+    fake_clock.now += collector.SETTLE_SECONDS
+    kept.tick()
+    assert alive() is None
+    assert (kept.freezes, kept.frozen, kept.fresh) == (0, RELEASE_AFTER_FREEZES + 1, 0)
 
 
 def test_a_socket_closed_before_any_freeze_counts_as_never_frozen(freezing, fake_clock):

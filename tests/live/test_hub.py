@@ -123,3 +123,13 @@ async def test_check_refreshes_the_member_count_hello_reports(room, user):
     assert hello["members"] == 2
     await first.disconnect()
     await second.disconnect()
+
+
+@pytest.mark.parametrize("in_list_max", [200, 0])
+def test_current_member_ids_answers_for_the_asked_ids_only(room, monkeypatch, in_list_max):
+    monkeypatch.setattr(selectors, "MEMBER_IDS_IN_LIST_MAX", in_list_max)
+    stays, leaves, other = (join(room, UserFactory()).user for _ in range(3))
+    Membership.objects.filter(room=room, user=leaves).update(banned=True)
+    asked = {str(stays.pk), str(leaves.pk)}
+    current = selectors.current_member_ids(room_id=room.pk, user_ids=asked, members=4)
+    assert current == {str(stays.pk)}  # `other` is current but was not asked about
