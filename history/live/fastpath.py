@@ -65,6 +65,15 @@ def write_mode() -> str:
     return mode if mode in {WRITE_DIRECT, WRITE_PREPARED} else WRITE_DIRECT
 
 
+def frame_bytes(message: dict[str, Any]) -> bytes:
+    """A `websocket.send` text message's frame bytes, built once and kept on the message
+    (every socket of a fan-out shares them)."""
+    data = message.get("_wire")
+    if data is None:
+        data = message["_wire"] = wire_frame(message["text"])
+    return data
+
+
 def wire_frame(text: str) -> bytes:
     """An unmasked final text frame (RFC 6455 5.2), as a server sends it."""
     payload = text.encode()
@@ -150,10 +159,7 @@ class ServerWire:
                 )
             self.protocol.sendPreparedMessage(prepared)
             return WRITTEN
-        data = message.get("_wire")
-        if data is None:
-            data = message["_wire"] = wire_frame(message["text"])
-        return self.write_bytes(data, room)
+        return self.write_bytes(frame_bytes(message), room)
 
     def write_bytes(self, data: bytes, room: int) -> int:
         """Write ready-made frame bytes (one frame or several back to back), as `write`.

@@ -360,8 +360,8 @@ class RoomFeed:
                 socket.deliver(seq, message)
         else:
             burst = Burst(frames)
-            for socket in sockets:
-                socket.deliver_burst(burst)
+            together = sum(socket.deliver_burst(burst) for socket in sockets)
+            metrics.FRAMES_SENT_TOGETHER.inc(together * len(frames))
         metrics.FRAMES_SENT.inc(len(sockets) * len(frames))
 
     def _close_room(self) -> None:

@@ -22,15 +22,15 @@ from typing import Any
 from django.conf import settings
 
 from history.live.fastpath import (
+    GONE,
     KERNEL_SEND_BUFFER,
     OVER,
     WRITE_DIRECT,
     WRITTEN,
     Send,
     ServerWire,
-    wire_frame,
+    frame_bytes,
 )
-from huiliao_site import metrics
 from rooms.protocol import CLOSE_TOO_SLOW, Frame
 from rooms.protocol import encode as encode_frame
 
@@ -88,13 +88,7 @@ class Burst:
     @property
     def wire(self) -> bytes:
         if self._wire is None:
-            parts = []
-            for _, message in self.frames:
-                data = message.get("_wire")
-                if data is None:
-                    data = message["_wire"] = wire_frame(message["text"])
-                parts.append(data)
-            self._wire = b"".join(parts)
+            self._wire = b"".join(frame_bytes(message) for _, message in self.frames)
         return self._wire
 
 
@@ -179,13 +173,16 @@ class LocalSocket:
             return
         wire = self.wire
         if wire is not None and message["type"] == "websocket.send" and "text" in message:
-            written = wire.write(message, self.limit - KERNEL_BYTES)
-            if written == WRITTEN:
-                return
-            if written == OVER:
-                self.cut_off()
+            if self._done(wire.write(message, self.limit - KERNEL_BYTES)):
                 return
         self._write(message)
+
+    def _done(self, written: int) -> bool:
+        """After a direct write: True if it was written, or the socket was cut off for
+        leaving too much unread; False: the connection is going, leave it to the server."""
+        if written == OVER:
+            self.cut_off()
+        return written != GONE
 
     def push_frame(self, frame: Frame) -> None:
         self.push(encode_frame(frame))
@@ -236,11 +233,11 @@ class LocalSocket:
                 self.seq = seq
             self.push(message)
 
-    def deliver_burst(self, burst: Burst) -> None:
+    def deliver_burst(self, burst: Burst) -> bool:
         """Several live frames: in one write where the socket can take them so (the same
-        bytes as frame by frame), else one by one."""
+        bytes as frame by frame), else one by one. True: they went in one write."""
         if self.closed:
-            return
+            return False
         wire = self.wire
         if (
             self.live
@@ -251,16 +248,13 @@ class LocalSocket:
             and (burst.first_seq is None or burst.first_seq > self.seq)
         ):
             written = wire.write_bytes(burst.wire, self.limit - KERNEL_BYTES)
-            if written == WRITTEN:
-                if burst.last_seq is not None:
-                    self.seq = burst.last_seq
-                metrics.FRAMES_SENT_TOGETHER.inc(len(burst.frames))
-                return
-            if written == OVER:
-                self.cut_off()
-                return
+            if written == WRITTEN and burst.last_seq is not None:
+                self.seq = burst.last_seq
+            if self._done(written):
+                return written == WRITTEN
         for seq, message in burst.frames:
             self.deliver(seq, message)
+        return False
 
     def go_live(self, seq: int) -> None:
         """The replay (if any) is sent up to `seq`: send what came meanwhile, above it."""
