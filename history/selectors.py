@@ -23,6 +23,7 @@ from accounts.channels_auth import (
 from accounts.models import User
 from history.events import message_frame, with_sender_names
 from history.models import Message, Question, QuestionVote
+from huiliao_site import sql
 from huiliao_site.api import decode_cursor, encode_cursor, keyset_page
 from huiliao_site.errors import DomainError, InvalidInput, NotAuthenticated, NotFound, Throttled
 from huiliao_site.lookups import WindowCounter
@@ -241,12 +242,20 @@ def too_fast(*, wait: int) -> Throttled:
 def _recent_posts(*, room: Room, user, now: dt.datetime) -> list[dt.datetime]:
     """When the member's latest posts in the window were made (newest first, at most a
     budget's worth): their messages and the join/leave notices they caused."""
-    window = dt.timedelta(seconds=settings.HUILIAO_POST_RATE_SECONDS)
-    return list(
-        Message.objects.filter(room=room, sender=user, created_at__gt=now - window)
-        .order_by("-created_at")
-        .values_list("created_at", flat=True)[: settings.HUILIAO_POST_RATE_COUNT]
+    # Every post runs this: written out (huiliao_site.sql), not built by the ORM.
+    since = now - dt.timedelta(seconds=settings.HUILIAO_POST_RATE_SECONDS)
+    rows = Message.objects.raw(
+        f"SELECT {sql.column_list(Message, ('id', 'created_at'))} FROM {sql.table(Message)} "  # noqa: S608 (names from _meta)
+        "WHERE room_id = %s AND sender_id = %s AND created_at > %s "
+        "ORDER BY created_at DESC LIMIT %s",
+        [
+            room.pk,
+            sql.param(Message, "sender", user),
+            sql.param(Message, "created_at", since),
+            settings.HUILIAO_POST_RATE_COUNT,
+        ],
     )
+    return [row.created_at for row in rows]
 
 
 def post_budget_left(*, room: Room, user) -> int:

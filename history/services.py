@@ -32,7 +32,7 @@ from history.models import (
 )
 from history.notices import notice_text
 from history.selectors import PurgeCounts
-from huiliao_site import metrics
+from huiliao_site import metrics, sql
 from huiliao_site.errors import Conflict, DomainError, InvalidInput, PermissionDenied
 from huiliao_site.logs import FailureLog
 from huiliao_site.text import is_valid_unicode
@@ -101,18 +101,21 @@ def _store(
     message takes its seq like any other and reaches the room as a placeholder."""
     # Chat messages need the room open at the very moment they get their seq.
     seq = room_services.room_next_seq(room=room, require_open=kind == Message.Kind.TEXT)
-    message = Message.objects.create(
-        room=room,
-        seq=seq,
-        sender=sender,
-        kind=kind,
-        body=body,
-        client_id=client_id,
-        created_at=timezone.now(),
-        hidden=held,
-        review=Message.Review.PENDING if held else Message.Review.NONE,
-        reply_to=reply_to,
-        mentions=mentions,
+    # Every chat message runs this: written out (huiliao_site.sql), not built by the ORM.
+    message = sql.insert(
+        Message(
+            room=room,
+            seq=seq,
+            sender=sender,
+            kind=kind,
+            body=body,
+            client_id=client_id,
+            created_at=timezone.now(),
+            hidden=held,
+            review=Message.Review.PENDING if held else Message.Review.NONE,
+            reply_to=reply_to,
+            mentions=mentions,
+        )
     )
     if membership is not None:
         sender_from_membership(message, membership)
@@ -311,15 +314,18 @@ def system_message_post(
     reports, is stored as its sender (never shown: notices have no sender in any payload)
     so that their notices count against their posting budget like their messages do."""
     seq = room_services.room_next_seq(room=room)
-    message = Message.objects.create(
-        room=room,
-        seq=seq,
-        sender=actor,
-        kind=Message.Kind.SYSTEM,
-        body=notice_text(event, params, "en"),
-        event=event,
-        params=params,
-        created_at=timezone.now(),
+    # A hall joining at once posts a notice per member: written out, as _store.
+    message = sql.insert(
+        Message(
+            room=room,
+            seq=seq,
+            sender=actor,
+            kind=Message.Kind.SYSTEM,
+            body=notice_text(event, params, "en"),
+            event=event,
+            params=params,
+            created_at=timezone.now(),
+        )
     )
     events.publish(room, message_frame(message), notice={"event": event, "params": params})
     transaction.on_commit(lambda: metrics.MESSAGES_STORED.labels(Message.Kind.SYSTEM).inc())

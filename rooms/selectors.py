@@ -4,6 +4,7 @@ from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Abs
 
 from accounts.models import User
+from huiliao_site import sql
 from huiliao_site.errors import Gone, NotFound, PermissionDenied, too_many_guesses
 from huiliao_site.lookups import failed_lookup_record, failed_lookups_wait
 from huiliao_site.text import name_key
@@ -89,25 +90,35 @@ def membership_get(*, room: Room, user: User, for_update: bool = False) -> Membe
 
 def membership_lock_for_posting(*, room: Room, user: User) -> Membership | None:
     """The poster's membership, locked until the transaction ends (one member's posts take
-    turns, so each throttle count sees the others'), read in one statement with the room's
-    current open/expiry state, which is copied onto `room`: a socket holds its Room from
-    connect time, and the organiser may have closed it or moved its expiry since."""
-    membership = (
-        Membership.objects.select_for_update(of=("self",))
-        .select_related("room")
-        .filter(room=room, user=user)
-        .first()
+    turns, so each throttle count sees the others'), then the room's current open/expiry
+    state and posting rules, copied onto `room`: a socket holds its Room from connect time,
+    and the organiser may have closed it or moved its expiry since. Read after the lock,
+    so a post that waited for it sees what was committed meanwhile.
+
+    Every chat message runs this: written out (huiliao_site.sql), not built by the ORM."""
+    membership = sql.first(
+        Membership.objects.raw(
+            f"SELECT {sql.column_list(Membership)} FROM {sql.table(Membership)} "  # noqa: S608 (names from _meta)
+            f"WHERE room_id = %s AND user_id = %s{sql.for_update()}",
+            [room.pk, sql.param(Membership, "user", user)],
+        )
     )
+    state = sql.first(
+        Room.objects.raw(
+            f"SELECT {sql.column_list(Room, ('id', *POSTING_STATE))} FROM {sql.table(Room)} "  # noqa: S608
+            "WHERE id = %s",
+            [room.pk],
+        )
+    )
+    if state is None:
+        raise Gone("This room has been closed.", code="room_closed")  # deleted meanwhile
+    for field in POSTING_STATE:
+        setattr(room, field, getattr(state, field))
     if membership is not None:
-        for field in POSTING_STATE:
-            setattr(room, field, getattr(membership.room, field))
         membership.room = room
-    else:
-        room.refresh_from_db(fields=POSTING_STATE)
     return membership
 
 
-# What posting reads of the room at the moment of posting (membership_lock_for_posting).
 POSTING_STATE = ("closed_at", "expires_at", "slow_mode_seconds", "posting")
 
 
