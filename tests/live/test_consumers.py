@@ -749,3 +749,35 @@ async def test_deeply_nested_json_gets_error_and_socket_stays_open(room, user):
     await communicator.send_json_to({"type": "ping"})
     assert await receive(communicator) == {"type": "pong"}
     await communicator.disconnect()
+
+
+async def test_events_reach_the_consumer_without_a_hop_to_the_sync_thread(room, user, monkeypatch):
+    # Channels closes stale database connections before every event it dispatches, in its
+    # one sync thread: a thread hop per handshake and per received frame, all through one
+    # thread. The room consumer does its database work in in_db_thread, which closes its
+    # own connections, and skips the hop.
+    import channels.consumer
+    from channels.generic.websocket import AsyncWebsocketConsumer
+
+    hops = []
+
+    async def counted():
+        hops.append("hop")
+
+    monkeypatch.setattr(channels.consumer, "aclose_old_connections", counted)
+    communicator, _ = await open_member_socket(room.code, user)
+    await communicator.send_json_to({"type": "ping"})
+    assert await receive(communicator) == {"type": "pong"}
+    await communicator.send_json_to({"type": "send", "body": "straight", "client_id": "c1"})
+    frame = await receive(communicator)
+    while frame["type"] == "members":
+        frame = await receive(communicator)
+    assert (frame["type"], frame["message"]["body"]) == ("message", "straight")
+    await communicator.disconnect()
+    assert hops == []
+    # Channels' own consumers do hop: the count above is the real one.
+    plain = WebsocketCommunicator(AsyncWebsocketConsumer.as_asgi(), "/")
+    connected, _ = await plain.connect()
+    assert connected
+    await plain.disconnect()
+    assert hops
