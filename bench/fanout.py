@@ -12,7 +12,8 @@
     turns --rounds times (3), and each one's figures pool its rounds, so a moment of noise
     on a shared machine weighs on all three alike. Target: Huiliao's p99 <= 1.5 x the
     floor's.
-(d) 3,000 members x 20 msg/s (60,000 frames/s) on session sockets: p99 <= 250 ms.
+(d) 3,000 members x 20 msg/s (60,000 frames/s) on session sockets: p99 <= 250 ms (the
+    relay's figures at this size are printed beside it: what the machine itself carries).
 (b) (PostgreSQL only) the (a) load on two Daphne processes sharing Redis: p99 <= 1.3 x
     one process's.
 (c) resident memory per idle socket: RSS of one Daphne before and after M (5,000) sockets.
@@ -592,14 +593,21 @@ async def scenario_a(database: Database, args) -> None:
 
 async def scenario_d(database: Database, args) -> None:
     members = args.big_members
+    # The floor at this size too: whether the machine itself carries 60,000 frames/s.
+    floor = await one_load(server_env(database, None), "relay", args, "d-relay", members)
     result = await one_load(server_env(database, None), "session", args, "d", members)
+    report(f"(d) floor: bare websockets relay, {members} members", floor)
     report(
         f"(d) one process, {members} members (session sockets), {args.rate} msg/s for "
         f"{args.seconds} s, {database.kind}",
         result,
     )
     verdict = "met" if p99_ms(result) <= 250 and result["lost"] == 0 else "MISSED"
-    print(f"  target p99 <= 250 ms, nothing lost: {verdict}", flush=True)
+    print(
+        f"  target p99 <= 250 ms, nothing lost: {verdict} "
+        f"({p99_ms(result) / p99_ms(floor):.2f} x the floor's p99 in this run)",
+        flush=True,
+    )
 
 
 async def scenario_b(database: Database, redis_url: str, args) -> None:
