@@ -17,6 +17,7 @@ come from the models' `_meta`, never from input.
 from typing import Any
 
 from django.db import connection, models
+from django.db.models import signals
 
 
 def column_list(model: type[models.Model], names: tuple[str, ...] | None = None) -> str:
@@ -57,9 +58,13 @@ def first(rows: models.query.RawQuerySet) -> Any:
 
 def insert(instance: models.Model) -> models.Model:
     """INSERT one new model instance in one round trip (`RETURNING` its primary key), as
-    `save()` would store it; the instance is then saved as far as Django is concerned. No
-    signals are sent: use it only for models nothing listens to."""
+    `save()` would store it; the instance is then saved as far as Django is concerned.
+    Sends no signals: where something listens to the model's saves, it is saved the
+    ORM's way instead, so a receiver added later is never skipped."""
     model = type(instance)
+    if signals.pre_save.has_listeners(model) or signals.post_save.has_listeners(model):
+        instance.save(force_insert=True)
+        return instance
     fields = [field for field in model._meta.concrete_fields if not field.primary_key]
     values = [
         field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields

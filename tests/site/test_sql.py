@@ -68,6 +68,34 @@ def test_insert_stores_every_field_as_save_would(room, member):
 
 
 @pytest.mark.django_db
+def test_insert_saves_the_orms_way_where_something_listens(room, member):
+    from django.db.models.signals import post_save
+
+    heard = []
+
+    def receiver(sender, instance, created, **kwargs):
+        heard.append((instance.body, created))
+
+    post_save.connect(receiver, sender=Message)
+    try:
+        message = sql.insert(
+            Message(
+                room=room,
+                seq=room_services.room_next_seq(room=room),
+                sender=member,
+                kind=Message.Kind.TEXT,
+                body="heard",
+                client_id="c-2",
+                created_at=timezone.now(),
+            )
+        )
+    finally:
+        post_save.disconnect(receiver, sender=Message)
+    assert heard == [("heard", True)]
+    assert Message.objects.get(pk=message.pk).body == "heard"
+
+
+@pytest.mark.django_db
 def test_a_raw_read_returns_aware_datetimes_and_takes_uuids_and_instances(room, member):
     first, _ = _post(room, member, "c-1")
     second, _ = _post(room, member, "c-2")
