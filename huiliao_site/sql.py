@@ -3,10 +3,10 @@ running it.
 
 Every chat message runs the same handful of statements (lock the poster's membership,
 read the room's posting state, count the poster's recent posts, take a seq, insert). On
-PostgreSQL over loopback each statement's round trip takes about 0.1 ms, while the ORM
+PostgreSQL over loopback each statement's round trip takes 0.1–0.4 ms, while the ORM
 spends 0.4–1.5 ms of Python building and compiling each one, and on a busy server that
-Python waits for the GIL behind the live fan-out. Written out, a post costs about half as
-much (bench/fanout.py's (a) and docs/live.md have the figures).
+Python waits for the GIL behind the live fan-out. Written out, a post took 4.8 ms instead
+of 8.8 ms (median, A/B in one process; docs/live.md has the figures).
 
 Only public Django API: `QuerySet.raw()` (which applies the fields' database converters,
 so a SQLite datetime comes back aware, as from the ORM), `Field.get_db_prep_value` /

@@ -15,16 +15,25 @@ from rooms import services as room_services
 from rooms.models import Membership
 
 
+def new_message(room, sender, **fields) -> Message:
+    """An unsaved chat message under the room's next seq."""
+    return Message(
+        room=room,
+        seq=room_services.room_next_seq(room=room),
+        sender=sender,
+        kind=Message.Kind.TEXT,
+        **fields,
+    )
+
+
 @pytest.mark.django_db
 def test_insert_stores_every_field_as_save_would(room, member):
     membership = Membership.objects.get(room=room, user=member)
     created_at = timezone.now() - dt.timedelta(seconds=3)
     message = sql.insert(
-        Message(
-            room=room,
-            seq=room_services.room_next_seq(room=room),
-            sender=member,
-            kind=Message.Kind.TEXT,
+        new_message(
+            room,
+            member,
             body="你好 'quoted' %s",
             client_id="c-1",
             created_at=created_at,
@@ -79,15 +88,7 @@ def test_insert_saves_the_orms_way_where_something_listens(room, member):
     post_save.connect(receiver, sender=Message)
     try:
         message = sql.insert(
-            Message(
-                room=room,
-                seq=room_services.room_next_seq(room=room),
-                sender=member,
-                kind=Message.Kind.TEXT,
-                body="heard",
-                client_id="c-2",
-                created_at=timezone.now(),
-            )
+            new_message(room, member, body="heard", client_id="c-2", created_at=timezone.now())
         )
     finally:
         post_save.disconnect(receiver, sender=Message)
