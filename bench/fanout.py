@@ -22,7 +22,10 @@
 
 Every load prints p50/p99/max from a sender's write to each member's receipt, receipts
 lost, the time from opening all members' sockets at once to the last `hello` (and how
-many connection attempts were refused), and the CPU seconds the server used.
+many connection attempts were refused), and the CPU seconds the server used. On
+PostgreSQL it also prints how long a one-row commit took beside the load (every 50 ms on
+its own connection): a post waits for its commit to reach the disk, so a slow flush shows
+in the receipts of every message posted meanwhile, and the relay stores nothing.
 
 The clients are a minimal asyncio websocket client in this one process (the `websockets`
 client costs several times more CPU per frame, and on a small machine the clients share
@@ -43,6 +46,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -303,6 +307,10 @@ class Database:
 
         call_command("migrate", verbosity=0)
 
+    def commit_probe(self) -> "CommitProbe | None":
+        """PostgreSQL only: SQLite's commits (WAL, synchronous=NORMAL) wait for no disk."""
+        return CommitProbe(self.env["DATABASE_URL"]) if self.kind == "postgres" else None
+
     def drop(self) -> None:
         from django.db import connections
 
@@ -351,6 +359,47 @@ def admin_url() -> str:
 def with_database(url: str, name: str) -> str:
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+class CommitProbe:
+    """Times a one-row commit on the run's PostgreSQL every 50 ms while a load runs.
+
+    Why: every post waits for its commit to reach the disk (the message is stored before
+    anyone is told), and while one commit waits for a slow flush, every later one waits
+    behind it. On a virtual disk a flush now and then takes hundreds of ms: the same stall
+    appears in every receipt of the messages posted meanwhile. The relay stores nothing, so
+    this line tells the disk's share of a tail from the live path's."""
+
+    INTERVAL = 0.05
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.seconds: list[float] = []
+        self.stopping = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        import psycopg
+
+        self.connection = psycopg.connect(self.url, autocommit=True)
+        self.connection.execute(
+            "CREATE TABLE IF NOT EXISTS bench_commit_probe (id bigserial PRIMARY KEY)"
+        )
+        self.thread = threading.Thread(target=self._run, name="commit-probe", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stopping.wait(self.INTERVAL):
+            started = time.perf_counter()
+            self.connection.execute("INSERT INTO bench_commit_probe DEFAULT VALUES")
+            self.seconds.append(time.perf_counter() - started)
+
+    def stop(self) -> list[float]:
+        self.stopping.set()
+        if self.thread is not None:
+            self.thread.join()
+        self.connection.close()
+        return self.seconds
 
 
 def make_room(members: int, kind: str) -> tuple[str, list[str]]:
@@ -434,7 +483,13 @@ class Load:
 
 
 async def run_load(
-    servers: list[Server], kind: str, members: int, rate: int, seconds: int, senders: int = 40
+    servers: list[Server],
+    kind: str,
+    members: int,
+    rate: int,
+    seconds: int,
+    senders: int = 40,
+    probe: CommitProbe | None = None,
 ) -> dict:
     if kind == "relay":
         code, secrets = "RELAY", [""] * members
@@ -468,6 +523,8 @@ async def run_load(
     # and add that to every kind's latencies alike: it waits until the load is measured.
     gc.collect()
     gc.disable()
+    if probe is not None:
+        probe.start()
 
     interval = 1 / rate
     start = time.perf_counter()
@@ -490,6 +547,7 @@ async def run_load(
         server.cpu_seconds() - before for server, before in zip(servers, cpu_before, strict=True)
     )
     client_cpu = time.process_time() - client_cpu_before
+    commits = probe.stop() if probe is not None else []
     gc.enable()
     received = sum(len(client.seen) for client in clients)
     duplicates = sum(client.duplicates for client in clients)
@@ -514,6 +572,7 @@ async def run_load(
         "cpu_seconds": cpu,
         "client_cpu_seconds": client_cpu,
         "stored": total if kind == "relay" else stored_text_messages(code),
+        "commits": commits,
     }
 
 
@@ -525,6 +584,7 @@ def pooled(runs: list[dict]) -> dict:
         result[key] = sum(run[key] for run in runs)
     result["latencies"] = [value for run in runs for value in run["latencies"]]
     result["closed"] = [code for run in runs for code in run["closed"]]
+    result["commits"] = [value for run in runs for value in run["commits"]]
     result["join_seconds"] = max(run["join_seconds"] for run in runs)
     return result
 
@@ -553,12 +613,32 @@ def report(title: str, result: dict) -> None:
         f"clients {result['client_cpu_seconds']:.1f} s",
         flush=True,
     )
+    if result["commits"]:
+        commits = sorted(value * 1000 for value in result["commits"])
+        slow = sum(value > 100 for value in commits)
+        print(
+            f"  PostgreSQL commits beside the load: p50 {statistics.median(commits):.1f} ms  "
+            f"p99 {commits[int(len(commits) * 0.99)]:.0f} ms  max {commits[-1]:.0f} ms "
+            f"({slow} of {len(commits)} over 100 ms)",
+            flush=True,
+        )
 
 
-async def one_load(env: dict[str, str], kind: str, args, name: str, members: int) -> dict:
+def slowest_commit(result: dict) -> str:
+    """For a round's one-line summary: a disk stall shows beside the tail it caused."""
+    if not result["commits"]:
+        return ""
+    return f" (slowest PostgreSQL commit {max(result['commits']) * 1000:.0f} ms)"
+
+
+async def one_load(
+    database: Database, env: dict[str, str], kind: str, args, name: str, members: int
+) -> dict:
     server = Server(env, name, relay=kind == "relay")
     try:
-        return await run_load([server], kind, members, args.rate, args.seconds)
+        return await run_load(
+            [server], kind, members, args.rate, args.seconds, probe=database.commit_probe()
+        )
     finally:
         server.stop()
 
@@ -578,9 +658,13 @@ async def scenario_a(database: Database, args) -> None:
     rounds: dict[str, list[dict]] = {kind: [] for kind in labels}
     for round_ in range(args.rounds):
         for kind in labels:
-            result = await one_load(env, kind, args, f"a-{kind}-{round_}", args.members)
+            result = await one_load(database, env, kind, args, f"a-{kind}-{round_}", args.members)
             rounds[kind].append(result)
-            print(f"  round {round_ + 1}, {kind}: p99 {p99_ms(result):.0f} ms", flush=True)
+            print(
+                f"  round {round_ + 1}, {kind}: p99 {p99_ms(result):.0f} ms"
+                + slowest_commit(result),
+                flush=True,
+            )
     results = {kind: pooled(runs) for kind, runs in rounds.items()}
     for kind, label in labels.items():
         report(f" {label} ({args.rounds} rounds pooled)", results[kind])
@@ -594,8 +678,8 @@ async def scenario_a(database: Database, args) -> None:
 async def scenario_d(database: Database, args) -> None:
     members = args.big_members
     # The floor at this size too: whether the machine itself carries 60,000 frames/s.
-    floor = await one_load(server_env(database, None), "relay", args, "d-relay", members)
-    result = await one_load(server_env(database, None), "session", args, "d", members)
+    floor = await one_load(database, server_env(database, None), "relay", args, "d-relay", members)
+    result = await one_load(database, server_env(database, None), "session", args, "d", members)
     report(f"(d) floor: bare websockets relay, {members} members", floor)
     report(
         f"(d) one process, {members} members (session sockets), {args.rate} msg/s for "
@@ -611,12 +695,21 @@ async def scenario_d(database: Database, args) -> None:
 
 
 async def scenario_b(database: Database, redis_url: str, args) -> None:
-    one = await one_load(server_env(database, None), "session", args, "b-one", args.members)
+    one = await one_load(
+        database, server_env(database, None), "session", args, "b-one", args.members
+    )
     report(f"(b) baseline: one process, {args.members} session members", one)
     env = server_env(database, redis_url)
     servers = [Server(env, "b1"), Server(env, "b2")]
     try:
-        two = await run_load(servers, "session", args.members, args.rate, args.seconds)
+        two = await run_load(
+            servers,
+            "session",
+            args.members,
+            args.rate,
+            args.seconds,
+            probe=database.commit_probe(),
+        )
     finally:
         for server in servers:
             server.stop()
@@ -630,7 +723,7 @@ async def scenario_w(database: Database, args) -> None:
     print(f"(w) write path, {args.members} token members, {database.kind}", flush=True)
     for mode in ("direct", "prepared"):
         env = server_env(database, None, HUILIAO_WS_WRITE=mode)
-        result = await one_load(env, "token", args, f"w-{mode}", args.members)
+        result = await one_load(database, env, "token", args, f"w-{mode}", args.members)
         report(f" HUILIAO_WS_WRITE={mode}", result)
 
 
