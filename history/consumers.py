@@ -78,17 +78,21 @@ def _post(
 
 
 def _replay(
-    *, room: Room, after: int, language: str
+    *, room: Room, after: int, delivered: int, language: str
 ) -> tuple[list[protocol.Frame], int | None, int]:
+    """A resume's replay: its frames, where it was truncated, and the seq it starts after."""
     room.refresh_from_db(fields=["last_seq"])
+    after = selectors.replay_start(after=after, last_seq=room.last_seq, delivered=delivered)
     with translation.override(language):  # notices in the socket's language
         frames, replay_from = selectors.messages_replay(room=room, after=after)
-    return frames, replay_from, room.last_seq
+    return frames, replay_from, after
 
 
-def _open_with_replay(*, code: str, credentials, after: int, language: str):
+def _open_with_replay(*, code: str, credentials, after: int, delivered: int, language: str):
     with translation.override(language):
-        return selectors.socket_open(code=code, credentials=credentials, after=after)
+        return selectors.socket_open(
+            code=code, credentials=credentials, after=after, delivered=delivered
+        )
 
 
 # WeChat's content checks wait on the network: a pool of their own, so that a slow WeChat
@@ -167,7 +171,11 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
                 opened = await hub.handshakes.open(code=code, credentials=credentials)
             else:
                 opened = await in_db_thread(_open_with_replay)(
-                    code=code, credentials=credentials, after=after, language=socket.language
+                    code=code,
+                    credentials=credentials,
+                    after=after,
+                    delivered=self.feed.delivered,
+                    language=socket.language,
                 )
         except NotAuthenticated:
             socket.close(protocol.CLOSE_NO_CREDENTIALS)
@@ -196,12 +204,13 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             return
         self.room, self.user = opened.room, opened.user
         metrics.HANDSHAKE_SECONDS.observe(hub.clock() - socket.attached_at)
+        members, online = self.feed.counts_for_hello()
         socket.push_frame(
             protocol.hello_frame(
                 room=code,
                 last_seq=opened.last_seq,
-                members=self.feed.members,
-                online=self.feed.online_now(),
+                members=members,
+                online=online,
                 my_member_id=opened.member_id,
             )
         )
@@ -210,7 +219,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         if after is None:
             socket.go_live(opened.last_seq)
         else:
-            await self._send_replay(opened.replay, opened.replay_from, opened.last_seq, after)
+            await self._send_replay(opened.replay, opened.replay_from, opened.replay_after)
 
     # The room-code guard (rooms.selectors.room_get_guarded), consulted only when a socket
     # is refused: members are always let in, so a hall joining at once costs no cache read.
@@ -250,12 +259,10 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         return after, False
 
     async def _send_replay(
-        self, replay: list[protocol.Frame], replay_from: int | None, last_seq: int, after: int
+        self, replay: list[protocol.Frame], replay_from: int | None, after: int
     ) -> None:
+        """The replay of the messages above `after` (selectors.replay_start), then live."""
         socket = self.socket
-        # A client ahead of the room (stale state, say from before a purge) would otherwise
-        # have every live message dropped until the room's seq passed its own.
-        after = min(after, last_seq)
         socket.seq = after
         if replay_from is not None:
             socket.push_frame(protocol.resume_truncated_frame(replay_from))
@@ -285,10 +292,13 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             self.socket.push_frame(protocol.error_frame(*RESUME_REFUSED))
             return
         self.socket.live = False
-        replay, replay_from, last_seq = await in_db_thread(_replay)(
-            room=self.room, after=after, language=self.socket.language
+        replay, replay_from, after = await in_db_thread(_replay)(
+            room=self.room,
+            after=after,
+            delivered=self.feed.delivered,
+            language=self.socket.language,
         )
-        await self._send_replay(replay, replay_from, last_seq, after)
+        await self._send_replay(replay, replay_from, after)
 
     async def disconnect(self, code: int) -> None:
         if self.socket is not None:

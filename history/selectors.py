@@ -360,12 +360,16 @@ class SocketOpen:
     replay: list[Frame]
     replay_from: int | None  # set when the replay was truncated to its newest messages
     member_id: str  # the socket's own member_id in the room (the hello frame tells it)
+    replay_after: int = 0  # the replay holds the messages above this seq (replay_start)
 
 
-def socket_open(*, code: str, credentials: Credentials, after: int | None) -> SocketOpen:
+def socket_open(
+    *, code: str, credentials: Credentials, after: int | None, delivered: int = 0
+) -> SocketOpen:
     """Credentials, membership and room state in one query (a session adds its own row),
-    and the replay above `after` if asked: a hall joining at once costs one database trip
-    per socket. Raises NotAuthenticated, NotFound, PermissionDenied or Gone."""
+    and the replay above `after` if asked (`delivered`: see replay_start): a hall joining
+    at once costs one database trip per socket. Raises NotAuthenticated, NotFound,
+    PermissionDenied or Gone."""
     lookup = user_lookup(credentials, prefix="user__")
     if lookup is None:
         raise NotAuthenticated("Log in first.", code="not_authenticated")
@@ -379,11 +383,18 @@ def socket_open(*, code: str, credentials: Credentials, after: int | None) -> So
     room = membership.room
     room_selectors.membership_check_current(membership=membership)
     room_selectors.room_check_open(room=room)
-    replay, replay_from = [], None
+    replay, replay_from, replay_after = [], None, room.last_seq
     if after is not None:
-        replay, replay_from = messages_replay(room=room, after=after)
+        replay_after = replay_start(after=after, last_seq=room.last_seq, delivered=delivered)
+        replay, replay_from = messages_replay(room=room, after=replay_after)
     return SocketOpen(
-        membership.user, room, room.last_seq, replay, replay_from, membership.member_id
+        membership.user,
+        room,
+        room.last_seq,
+        replay,
+        replay_from,
+        membership.member_id,
+        replay_after,
     )
 
 
@@ -439,7 +450,9 @@ def _opened(membership: Membership) -> SocketOpen | DomainError:
     except DomainError as exc:
         return exc
     room = membership.room
-    return SocketOpen(membership.user, room, room.last_seq, [], None, membership.member_id)
+    return SocketOpen(
+        membership.user, room, room.last_seq, [], None, membership.member_id, room.last_seq
+    )
 
 
 def _session_users(keys: list[str]) -> dict[str, tuple[Any, str]]:
@@ -468,6 +481,17 @@ def _raise_why_not(*, code: str, credentials: Credentials) -> None:
         raise NotAuthenticated("Log in first.", code="not_authenticated")
     room_selectors.room_get_for_member(code=code, user=user)
     raise NotFound("No such room.", code="room_not_found")  # a race: it was just purged
+
+
+def replay_start(*, after: int, last_seq: int, delivered: int) -> int:
+    """The seq a resume replays from, for a client that says it has seen up to `after`.
+
+    A client ahead of the room (its state from before a purge, say) has seen nothing the
+    room can vouch for: it gets what came after `delivered`, the last seq the room hub had
+    handed its sockets when the client asked. Not after `last_seq` as read now, which may
+    already count messages committed while the request waited for this read: those the
+    client has not seen, and the live stream drops them as replayed."""
+    return after if after <= last_seq else min(delivered, last_seq)
 
 
 def messages_replay(*, room: Room, after: int) -> tuple[list[Frame], int | None]:

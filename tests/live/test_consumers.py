@@ -10,6 +10,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 from django.utils import timezone
 
+from history import consumers as history_consumers
 from history import selectors as history_selectors
 from history import services as history_services
 from history.live.registry import get_hub
@@ -467,6 +468,44 @@ async def test_resume_after_seq_beyond_last_seq_still_gets_live_messages(room, u
     await communicator.disconnect()
 
 
+def _post_before_the_replay_read(monkeypatch, name, room, user):
+    """Commit a message after the client asked, just before its replay is read: the
+    moment a message can be counted as replayed but not be in the replay."""
+    real = getattr(history_consumers, name)
+
+    def posted_then_read(**kwargs):
+        post(room, user, "meanwhile", client_id="meanwhile")
+        return real(**kwargs)
+
+    monkeypatch.setattr(history_consumers, name, posted_then_read)
+
+
+async def test_resume_ahead_of_the_room_gets_a_message_committed_while_it_was_read(
+    room, user, monkeypatch
+):
+    communicator, _ = await open_member_socket(room.code, user)
+    await db(post)(room, user, "seen", client_id="p1")
+    assert (await receive(communicator))["message"]["seq"] == 1
+    _post_before_the_replay_read(monkeypatch, "_replay", room, user)
+    await communicator.send_json_to({"type": "resume", "after_seq": 500})
+    frame = await receive(communicator)
+    assert (frame["message"]["seq"], frame["message"]["body"]) == (2, "meanwhile")
+    assert await communicator.receive_nothing(timeout=0.2)
+    await communicator.disconnect()
+
+
+async def test_connect_ahead_of_the_room_gets_a_message_committed_while_it_was_read(
+    room, user, monkeypatch
+):
+    _post_before_the_replay_read(monkeypatch, "_open_with_replay", room, user)
+    communicator, hello = await open_member_socket(room.code, user, after_seq=1000)
+    assert hello["last_seq"] == 1
+    frame = await receive(communicator)
+    assert (frame["message"]["seq"], frame["message"]["body"]) == (1, "meanwhile")
+    assert await communicator.receive_nothing(timeout=0.2)
+    await communicator.disconnect()
+
+
 async def test_resume_beyond_limit_sends_newest_and_truncated_hint(room, user, settings):
     settings.HUILIAO_POST_RATE_COUNT = 1000
     settings.HUILIAO_RESUME_LIMIT = 5
@@ -666,10 +705,10 @@ async def test_send_after_room_closed_without_push_gets_room_closed(room, user, 
     # The watcher's first check reads the room, then shares the online count: once that
     # count is kept, the read is done (it holds no lock while it reads).
     for _ in range(500):
-        if feed.online_told is not None:
+        if feed.online_counted:
             break
         await asyncio.sleep(0.01)
-    assert feed.online_told is not None
+    assert feed.online_counted
     # Closed behind the hub's back (as when a Redis outage lost the room_closed push).
     await db(Room.objects.filter(pk=room.pk).update)(closed_at=timezone.now())
     await communicator.send_json_to({"type": "send", "body": "late", "client_id": "c1"})
