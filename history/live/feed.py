@@ -58,14 +58,17 @@ class RoomFeed:
         self.tasks: list[asyncio.Task] = []
         self.stopped = False
         self.joined_at = 0.0  # when the feed last joined the layer group (hub clock)
+        self.expires_at: float | None = None  # Unix time, as the subscription read it
         # question id → latest count, waiting for the next vote flush (coalesced)
         self.votes: dict[str, int] = {}
         self.votes_timer: asyncio.TimerHandle | None = None
         self.votes_sent_at = float("-inf")
-        # Members with the room open in every process, as last summed (online.py), and
-        # what the sockets were last told.
+        # Members with the room open in every process, as last summed (online.py); the
+        # (members, online) counts the local sockets were last shown, by their hello or
+        # the last `members` frame; and whether the first sum is done.
         self.online_elsewhere = 0
-        self.online_told: tuple[int, int] | None = None
+        self.counts_shown: set[tuple[int, int]] = set()
+        self.online_counted = False
         # Frames for every local socket, written at the end of this loop turn (`flush`).
         self.outbox: list[tuple[int | None, dict[str, Any]]] = []
         self.flush_handle: asyncio.Handle | None = None
@@ -99,6 +102,10 @@ class RoomFeed:
             self.room_id = state["room_id"]
             self.delivered = state["last_seq"]
             self.members = state["members"]
+            self.expires_at = _timestamp(state["expires_at"])
+            # Before the first hello: it counts the other processes' members too, and the
+            # sockets' counts only ever need telling at a check (_count_online).
+            await self._count_online()
 
     async def _join_group(self) -> None:
         await self.hub.layer.group_add(group_name(self.code), self.channel)
@@ -132,15 +139,17 @@ class RoomFeed:
             await self._guarded(self.handle_layer_message, event)
 
     async def _watch(self) -> None:
-        """Re-read the room every few seconds, and exactly when it expires."""
+        """Re-read the room every few seconds, and exactly when it expires (the
+        subscription has just read it)."""
+        expires_at = self.expires_at
         while True:
             delay = settings.HUILIAO_HUB_CHECK_SECONDS
-            expires_at = await self._safely(self.check)
-            # Not under the feed's lock: live frames keep flowing while it reads.
-            await self.check_memberships()
             if expires_at is not None:
                 delay = max(0.0, min(delay, expires_at - time.time()))
             await asyncio.sleep(delay)
+            expires_at = await self._safely(self.check)
+            # Not under the feed's lock: live frames keep flowing while it reads.
+            await self.check_memberships()
 
     async def _guarded(self, method, *args):
         """Run `method` under the feed's lock: frames are handled one at a time, in order."""
@@ -202,23 +211,29 @@ class RoomFeed:
     def online_now(self) -> int:
         return self.online_elsewhere + self.online_local()
 
+    def counts_for_hello(self) -> tuple[int, int]:
+        """(members, online) for a socket's hello, remembered as shown."""
+        counts = (self.members, self.online_now())
+        self.counts_shown.add(counts)
+        return counts
+
     def _tell_members(self) -> None:
         """The member and online counts to every local socket (a `members` frame)."""
         counts = (self.members, self.online_now())
-        self.online_told = counts
+        self.counts_shown = {counts}
         self._deliver(None, protocol.encode(protocol.members_frame(*counts)))
 
     async def _count_online(self) -> None:
         """Share this process's online count and add up every process's (online.py); tell
-        the sockets when it changed — at most once per check, however many come and go."""
+        the sockets when any of them was shown other counts (a hello before others came,
+        or before they went) — at most once per check, however many come and go."""
         local = self.online_local()
         self.online_elsewhere = await in_db_thread(online.exchange)(
             code=self.code, hub_id=self.hub.id, local=local
         )
-        if self.online_told is not None and self.online_told != (self.members, self.online_now()):
+        self.online_counted = True
+        if self.counts_shown - {(self.members, self.online_now())}:
             self._tell_members()
-        elif self.online_told is None:
-            self.online_told = (self.members, self.online_now())
 
     def _coalesce_votes(self, frame: protocol.Frame) -> None:
         """A hall voting at once must not flood the sockets: each question's count goes out
@@ -291,8 +306,7 @@ class RoomFeed:
         rejoin_due = now - self.joined_at > settings.HUILIAO_HUB_REJOIN_SECONDS
         if self.hub.layer is not None and rejoin_due:
             await self._join_group()  # the group's membership expires in the layer too
-        expires_at = state["expires_at"]
-        return expires_at.timestamp() if expires_at is not None else None
+        return _timestamp(state["expires_at"])
 
     async def check_memberships(self) -> None:
         """Close local sockets of people who are no longer current members (a lost "close
@@ -395,3 +409,7 @@ class RoomFeed:
                 await layer.group_discard(group_name(self.code), self.channel)
             except Exception:
                 logger.warning("room %s: could not leave the layer group", self.code, exc_info=True)
+
+
+def _timestamp(moment) -> float | None:
+    return moment.timestamp() if moment is not None else None
