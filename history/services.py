@@ -244,6 +244,7 @@ def message_post(
     try:
         if verdict == REJECT:
             raise content_rejected()
+        started = time.perf_counter()
         message = _message_store_new(
             room=room,
             user=user,
@@ -253,6 +254,7 @@ def message_post(
             reply_to=reply_to,
             mentions=mentions,
         )
+        metrics.MESSAGE_STORE_SECONDS.observe(time.perf_counter() - started)
         return message, True
     except (IntegrityError, DomainError):
         # A re-send of a stored message (this one, or a concurrent re-send that won the

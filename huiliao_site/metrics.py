@@ -38,6 +38,12 @@ PUBLISH_TO_WRITE_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 MESSAGES_STORED = Counter("huiliao_messages_stored", "Chat messages and notices stored.", ["kind"])
+MESSAGE_STORE_SECONDS = Histogram(
+    "huiliao_message_store_seconds",
+    "A chat message's transaction, from its first statement to its commit: the database's "
+    "share of the message's delay (every later post in the room waits behind a slow one).",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
 HTTP_RESPONSES = Counter(
     "huiliao_http_responses", "HTTP responses, by status class (2xx, 4xx…).", ["status_class"]
 )
