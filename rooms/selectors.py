@@ -80,12 +80,12 @@ def room_check_open(*, room: Room) -> None:
         raise Gone("This room has expired.", code="room_closed")
 
 
-def membership_get(*, room: Room, user: User, for_update: bool = False) -> Membership | None:
-    """`for_update` locks the row until the transaction ends (one member's posts, in turn)."""
+def membership_get(*, room: Room, user: User) -> Membership | None:
+    """The caller's membership of `room`, whatever its state (None for the anonymous).
+    A post locks it instead: membership_lock_for_posting."""
     if not user.is_authenticated:
         return None
-    rows = Membership.objects.select_for_update() if for_update else Membership.objects
-    return rows.filter(room=room, user=user).first()
+    return Membership.objects.filter(room=room, user=user).first()
 
 
 def membership_lock_for_posting(*, room: Room, user: User) -> Membership | None:
