@@ -20,22 +20,34 @@ test.after(async () => {
   await server.stop();
 });
 
+// Every session a test attached, closed when it ends however it ends: an open one keeps
+// reconnecting, and the test run would never exit.
+const attached = [];
+test.afterEach(() => {
+  for (const session of attached.splice(0)) session.close();
+});
+
 function client() {
   return create({ baseUrl: server.baseUrl, adapter: wxAdapter(createWx()) });
 }
 
-/* A session whose messages are collected; `waitFor(n)` resolves once n have arrived. */
+/* A session whose messages are collected; `waitFor(n)` resolves once n have arrived;
+ * `opened` once its hello has come (what is posted from then on reaches it live). */
 function attachCollecting(sdk, code) {
   const messages = [];
   const closes = [];
   let waiters = [];
+  let helloCame;
+  const opened = new Promise((resolve) => (helloCame = resolve));
   const session = sdk.chatroom.attach(code, {
+    onOpen: () => helloCame(),
     onMessage: (message) => {
       messages.push(message);
       waiters = waiters.filter((w) => !(w.test() && (w.resolve(), true)));
     },
     onClose: (error) => closes.push(error),
   });
+  attached.push(session);
   function waitFor(predicate, ms = 15000) {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error("timed out; got " + JSON.stringify(messages.map((m) => m.body)))), ms);
@@ -44,7 +56,7 @@ function attachCollecting(sdk, code) {
       else waiters.push(waiter);
     });
   }
-  return { session, messages, closes, waitFor };
+  return { session, messages, closes, waitFor, opened };
 }
 
 test("log in with WeChat, create, enter, chat between two clients, scroll back", { timeout: 60000 }, async () => {
@@ -65,6 +77,7 @@ test("log in with WeChat, create, enter, chat between two clients, scroll back",
   const a = attachCollecting(organiser, room.code);
   const b = attachCollecting(guest, room.code);
   assert.equal(organiser.chatroom.attach(room.code), a.session, "one session per room");
+  await b.opened;
   const stored = await a.session.send("Welcome to the hall");
   assert.equal(stored.sender.role, "owner");
   await b.waitFor((ms) => ms.some((m) => m.body === "Welcome to the hall"));
@@ -90,6 +103,7 @@ test("the server dies mid-chat: every message arrives once, none is stored twice
 
   const speaker = attachCollecting(organiser, room.code);
   const ear = attachCollecting(listener, room.code);
+  await ear.opened;
   await speaker.session.send("before");
   await ear.waitFor((ms) => ms.some((m) => m.body === "before"));
 
