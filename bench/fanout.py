@@ -26,6 +26,8 @@ many connection attempts were refused), and the CPU seconds the server used. On
 PostgreSQL it also prints how long a one-row commit took beside the load (every 50 ms on
 its own connection): a post waits for its commit to reach the disk, so a slow flush shows
 in the receipts of every message posted meanwhile, and the relay stores nothing.
+`--no-disk-wait` runs the scratch database with `synchronous_commit = off`: the live path
+without the disk, for diagnosis only (Huiliao never runs so: docs/deploy.md says why).
 
 The clients are a minimal asyncio websocket client in this one process (the `websockets`
 client costs several times more CPU per frame, and on a small machine the clients share
@@ -278,8 +280,9 @@ class Server:
 class Database:
     """The scratch database this run works on, and how a server process reaches it."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, *, commits_wait_for_disk: bool = True) -> None:
         self.kind = kind
+        self.commits_wait_for_disk = commits_wait_for_disk
         self.env: dict[str, str] = {}
         self.sqlite_dir: tempfile.TemporaryDirectory | None = None
 
@@ -293,6 +296,8 @@ class Database:
 
             with psycopg.connect(with_database(admin_url(), "postgres"), autocommit=True) as conn:
                 conn.execute(f'CREATE DATABASE "{SCRATCH_DB}"')
+                if not self.commits_wait_for_disk:
+                    conn.execute(f'ALTER DATABASE "{SCRATCH_DB}" SET synchronous_commit = off')
             self.env = {"DATABASE_URL": with_database(admin_url(), SCRATCH_DB)}
         os.environ.update(self.env)
         os.environ.pop("REDIS_URL", None)  # this process only prepares data: it publishes nothing
@@ -767,12 +772,24 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3, help="turns of the three loads in (a)")
     parser.add_argument("--idle", type=int, default=5000, help="idle sockets for (c)")
+    parser.add_argument(
+        "--no-disk-wait",
+        action="store_true",
+        help="PostgreSQL: the scratch database's commits do not wait for the disk "
+        "(synchronous_commit=off), to tell the live path's tail from the disk's",
+    )
     args = parser.parse_args()
 
     raise_open_files_limit(max(args.idle, args.big_members) * 2 + 1000)
     redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
     print(f"load average before: {os.getloadavg()[0]:.2f} (cores: {os.cpu_count()})", flush=True)
-    database = Database(args.database)
+    if args.no_disk_wait:
+        print(
+            "--no-disk-wait: PostgreSQL commits do not wait for the disk here (a diagnosis of "
+            "the live path alone; Huiliao never runs so)",
+            flush=True,
+        )
+    database = Database(args.database, commits_wait_for_disk=not args.no_disk_wait)
     database.create()
     try:
         if "a" in args.only:
