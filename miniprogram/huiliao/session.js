@@ -53,6 +53,10 @@ class Session {
     this.onEnd = onEnd;
     this.random = random || Math.random;
     this.lastSeq = 0;
+    // Whether lastSeq is where this session's stream stands (given to start(), or learnt
+    // from the first hello): from then on every connect resumes from it, 0 included, so
+    // nothing posted before a hello or during a drop is missed.
+    this.placeKnown = false;
     this.myMemberId = null;
     /** @type {Map<string, {body: string, resolve: (message: any) => void, reject: (error: any) => void}>} */
     this.pending = new Map(); // client_id -> {body, resolve, reject}
@@ -68,7 +72,10 @@ class Session {
   }
 
   start(afterSeq) {
-    if (typeof afterSeq === "number") this.lastSeq = afterSeq;
+    if (typeof afterSeq === "number") {
+      this.lastSeq = afterSeq;
+      this.placeKnown = true;
+    }
     this._connect();
     return this;
   }
@@ -89,7 +96,7 @@ class Session {
   _connect() {
     // Notices ("Ann joined") come worded in this language; resume from the last seq seen.
     const params = [];
-    if (this.lastSeq > 0) params.push("after_seq=" + this.lastSeq);
+    if (this.placeKnown) params.push("after_seq=" + this.lastSeq);
     if (this.lang) params.push("lang=" + encodeURIComponent(this.lang));
     const query = params.length ? "?" + params.join("&") : "";
     const socket = this.adapter.connectSocket({ url: this.url + query, header: this.header });
@@ -129,6 +136,11 @@ class Session {
         this.open = true;
         this.attempts = 0;
         this.myMemberId = frame.my_member_id;
+        if (!this.placeKnown) {
+          // Started live: the stream begins after the room's last seq at this hello.
+          this.lastSeq = frame.last_seq;
+          this.placeKnown = true;
+        }
         this._startPing();
         // Anything not yet acknowledged goes again, under its own client_id.
         for (const [id, item] of this.pending) this._sendFrame({ type: "send", body: item.body, client_id: id });

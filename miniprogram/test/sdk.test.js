@@ -127,6 +127,44 @@ test("the server dies mid-chat: every message arrives once, none is stored twice
   ear.session.close();
 });
 
+test("attached after an empty history (afterSeq 0): a message posted before the hello still comes", { timeout: 60000 }, async () => {
+  const organiser = client();
+  await organiser.chatuser.loginAsGuest("Speaker");
+  const room = await organiser.chatroom.createRoom({ name: "Empty hall" });
+  const listener = client();
+  await listener.chatuser.loginAsGuest("Listener");
+  await listener.chatroom.enterChatRoom(room.code, { displayName: "Listener" });
+  const shown = await listener.chatroom.getHistoryList(room.code, { limit: 30 });
+  assert.deepEqual(shown.results.filter((m) => m.kind === "text"), []);
+  // Posted after the page read its (empty) history, before its socket is open.
+  const early = await organiser.chatroom.appendHistory(room.code, "early bird");
+  const messages = [];
+  const session = listener.chatroom.attach(room.code, { onMessage: (m) => messages.push(m) }, { afterSeq: 0 });
+  attached.push(session);
+  const deadline = Date.now() + 15000;
+  while (!messages.some((m) => m.seq === early.seq) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(messages.some((m) => m.seq === early.seq && m.body === "early bird"), "got " + JSON.stringify(messages.map((m) => m.body)));
+});
+
+test("a session started live resumes from its hello after a drop, though it has seen no message", { timeout: 60000 }, async () => {
+  const organiser = client();
+  await organiser.chatuser.loginAsGuest("Speaker");
+  const room = await organiser.chatroom.createRoom({ name: "Quiet hall" });
+  await organiser.chatroom.appendHistory(room.code, "old news");
+  const listener = client();
+  await listener.chatuser.loginAsGuest("Listener");
+  await listener.chatroom.enterChatRoom(room.code, { displayName: "Listener" });
+  const ear = attachCollecting(listener, room.code);
+  await ear.opened;
+  await server.kill();
+  await new Promise((r) => setTimeout(r, 300));
+  await server.start();
+  // Posted while the listener's session is still reconnecting.
+  const meanwhile = await organiser.chatroom.appendHistory(room.code, "while you were away");
+  await ear.waitFor((ms) => ms.some((m) => m.seq === meanwhile.seq), 30000);
+  assert.deepEqual(ear.messages.map((m) => m.body), ["while you were away"], "not the old news again");
+});
+
 test("close codes end the session; REST errors are HuiliaoError with the server's code", { timeout: 60000 }, async () => {
   const sdk = client();
   await sdk.chatuser.loginAsGuest("Stranger");
