@@ -113,6 +113,9 @@
     this.stopped = false;
     this.pingTimer = null;
     this.reconnectTimer = null;
+    // Frames about the room's state, counted: a room read that was on its way when one
+    // came may hold the older state, and must not undo it (refreshRoom).
+    this.stateFrames = { room_updated: 0, announcement: 0, member_updated: 0 };
   }
 
   Chat.prototype.start = function () {
@@ -531,6 +534,7 @@
   };
 
   Chat.prototype.onFrame = function (frame) {
+    if (Object.prototype.hasOwnProperty.call(this.stateFrames, frame.type)) this.stateFrames[frame.type] += 1;
     switch (frame.type) {
       case "hello":
         if (me) me.member_id = frame.my_member_id;
@@ -1275,14 +1279,18 @@
    * (re)connect, read the state once, so nothing changed while away goes unnoticed. */
   Chat.prototype.refreshRoom = function () {
     var self = this;
+    var counted = {};
+    Object.keys(this.stateFrames).forEach(function (kind) { counted[kind] = self.stateFrames[kind]; });
+    // A frame of this kind came while the read was on its way: it is at least as new.
+    function framed(kind) { return self.stateFrames[kind] !== counted[kind]; }
     H.api("GET", data.urls.room).then(function (room) {
       if (me && room.my_role && me.role && room.my_role !== me.role) {
         window.location.reload();
         return;
       }
-      if (me) me.muted_until = room.my_muted_until;
-      if (room.announcement) self.showAnnouncement(room.announcement, false);
-      self.roomUpdated(room);
+      if (me && !framed("member_updated")) me.muted_until = room.my_muted_until;
+      if (room.announcement && !framed("announcement")) self.showAnnouncement(room.announcement, false);
+      if (!framed("room_updated")) self.roomUpdated(room);
       // Questions and contact requests that came while away: read them again too.
       if (!document.getElementById("questions-panel").hidden) self.loadQuestions(false);
       self.refreshContacts();

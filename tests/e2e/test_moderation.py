@@ -150,6 +150,36 @@ def test_broadcast_room_shows_attendees_a_read_only_bar(new_context, daphne_serv
     expect(bubbles(ann, "Keynote starts at 9")).to_have_count(1)
 
 
+def test_a_room_read_older_than_a_live_change_does_not_undo_it(
+    new_context, daphne_server, organiser_room
+):
+    # Ann's page reads the room after its socket's hello. Here that read is answered as the
+    # room was then, but only after the organiser has switched to broadcast and Ann's
+    # page has heard so live: the older answer must not bring the composer back.
+    room = organiser_room
+    olga = organiser_page(new_context, daphne_server, room)
+    ann = new_context().new_page()
+    held = []
+    ann.route(re.compile(rf".*/api/v1/rooms/{room.code}$"), lambda route: held.append(route))
+    join_as(ann, room, "Ann")
+    for _ in range(100):
+        if held:
+            break
+        ann.wait_for_timeout(50)
+    assert len(held) == 1
+    stale = held[0].fetch()
+    olga.click("#menu-button")
+    olga.check("#broadcast-toggle")
+    expect(olga.locator(".toast")).to_have_text("Saved.")
+    expect(ann.locator("#readonly-bar")).to_have_text(
+        "Only the organiser and moderators can post in this room."
+    )
+    held[0].fulfill(response=stale)
+    ann.wait_for_timeout(500)
+    expect(ann.locator("#readonly-bar")).to_be_visible()
+    expect(ann.locator("#composer")).to_be_hidden()
+
+
 def test_attendee_recalls_and_sees_why_a_message_is_held_or_refused(new_context, screenshot):
     from rooms.models import ContentRule
     from rooms.services import content_rule_save
