@@ -63,12 +63,11 @@ class RoomFeed:
         self.votes: dict[str, int] = {}
         self.votes_timer: asyncio.TimerHandle | None = None
         self.votes_sent_at = float("-inf")
-        # Members with the room open in every process, as last summed (online.py); the
-        # (members, online) counts the local sockets were last shown, by their hello or
-        # the last `members` frame; and whether the first sum is done.
+        # Members with the room open in every process, as last summed (online.py), and
+        # the (members, online) counts the local sockets were last shown, by their hello
+        # or the last `members` frame.
         self.online_elsewhere = 0
         self.counts_shown: set[tuple[int, int]] = set()
-        self.online_counted = False
         # Frames for every local socket, written at the end of this loop turn (`flush`).
         self.outbox: list[tuple[int | None, dict[str, Any]]] = []
         self.flush_handle: asyncio.Handle | None = None
@@ -231,7 +230,6 @@ class RoomFeed:
         self.online_elsewhere = await in_db_thread(online.exchange)(
             code=self.code, hub_id=self.hub.id, local=local
         )
-        self.online_counted = True
         if self.counts_shown - {(self.members, self.online_now())}:
             self._tell_members()
 
